@@ -1,0 +1,33 @@
+"""Tabular NAS benchmarks: real published measurements, so a search is judged in seconds.
+
+See :mod:`llmnas.benchmarks.tables` for where the data is read from.
+"""
+
+from .tables import (
+    ENV_VAR,
+    NB201_DATASETS,
+    NB201_EDGES,
+    NB201_FILE,
+    NB201_LATENCY_COLUMNS,
+    NB201_OP_DESCRIPTIONS,
+    NB201_OPS,
+    NB201_TABLE_OPS,
+    NasBench201Table,
+    Nb201OptunaObjective,
+    Optimum,
+    arch_str_to_config,
+    arch_str_to_ops,
+    config_to_arch_str,
+    config_to_ops,
+    find_benchmark_file,
+    ops_to_arch_str,
+    ops_to_config,
+)
+
+__all__ = [
+    "ENV_VAR", "NB201_DATASETS", "NB201_EDGES", "NB201_FILE", "NB201_LATENCY_COLUMNS",
+    "NB201_OPS", "NB201_OP_DESCRIPTIONS", "NB201_TABLE_OPS", "NasBench201Table",
+    "Nb201OptunaObjective", "Optimum", "arch_str_to_config", "arch_str_to_ops",
+    "config_to_arch_str", "config_to_ops", "find_benchmark_file", "ops_to_arch_str",
+    "ops_to_config",
+]

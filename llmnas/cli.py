@@ -1,0 +1,220 @@
+"""The ``llmnas`` command: a real search end to end, printing a result table.
+
+``llmnas demo`` runs SEKI in Optuna (or NNI with ``--host nni``) on NAS-Bench-201 from the
+benchmark tables beside the project (``--benchmarks DIR`` or ``LLMNAS_BENCHMARKS_DIR``
+elsewhere). With no table it still runs a real search: small CNNs trained on CPU on the
+handwritten digits that ship with scikit-learn. The LLM is the environment's
+(``OPENAI_BASE_URL``/``OPENAI_API_KEY``/``LLMNAS_MODEL``) or, with none set, the embedded
+local model: no key, no network.
+
+This module is the application on top of the library; it is the one module of ``llmnas``
+that imports a host (lazily, inside the function that runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+logger = logging.getLogger("llmnas.cli")
+
+
+@dataclass
+class Row:
+    """One evaluated architecture for the result table."""
+
+    number: int
+    config: dict[str, Any]
+    score: float | None
+    source: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DemoResult:
+    host: str
+    task: str
+    rows: list[Row]
+    summary: dict[str, Any]
+    seconds: float
+    optimum: dict[str, float] = field(default_factory=dict)
+
+
+def _progress(total: int, desc: str) -> Any:
+    try:
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, unit="arch", file=sys.stderr, dynamic_ncols=True)
+    except ImportError:  # pragma: no cover
+        return None
+
+
+def _compact(config: dict[str, Any]) -> str:
+    return " ".join(f"{k.split('/')[-1]}={v}" for k, v in config.items())
+
+
+def format_table(result: DemoResult, top: int = 10) -> str:
+    """A plain-text table of the best architectures and a summary of the search."""
+    ranked = sorted((r for r in result.rows if r.score is not None), key=lambda r: -r.score)
+    extra = [k for k in ("test_acc", "params_M", "flops_M", "latency_ms", "params") if any(k in r.metrics for r in ranked)]
+    header = ["rank", "#", "source", "score"] + extra + ["architecture"]
+    lines = []
+    for i, row in enumerate(ranked[:top], 1):
+        cells = [str(i), str(row.number), row.source or "-", f"{row.score:.2f}"]
+        cells += [f"{row.metrics[k]:.3g}" if isinstance(row.metrics.get(k), (int, float)) else "-" for k in extra]
+        cells.append(_compact(row.config))
+        lines.append(cells)
+    widths = [max(len(h), *(len(c[i]) for c in lines)) if lines else len(h) for i, h in enumerate(header)]
+    out = [f"Top {min(top, len(ranked))} of {len(result.rows)} architectures ({result.task}, {result.host}):"]
+    out.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in lines]
+    s = result.summary
+    pipeline = s.get("pipeline", {})
+    usage = s.get("llm_usage", {})
+    distinct = len({json.dumps(r.config, sort_keys=True, default=str) for r in result.rows})
+    out.append("")
+    out.append(f"LLM: {s.get('llm')}")
+    out.append(
+        f"Evaluated {len(result.rows)} architectures ({distinct} distinct) in {result.seconds:.0f} s; "
+        f"LLM calls {pipeline.get('llm_calls', 0)} "
+        f"({s.get('llm_calls_per_proposal', 0)} per architecture), tokens "
+        f"{usage.get('prompt_tokens', 0)} in / {usage.get('completion_tokens', 0)} out; "
+        f"from the LLM {pipeline.get('accepted_llm', 0) + pipeline.get('accepted_reask', 0)}, "
+        f"fallback {pipeline.get('fallback_proposals', 0)} {pipeline.get('fallback_reasons', {}) or ''}"
+    )
+    if result.optimum and ranked:
+        best = ranked[0]
+        parts = [f"best found: valid {best.score:.2f}"]
+        if "test_acc" in best.metrics:
+            parts.append(f"test {best.metrics['test_acc']:.2f}")
+        parts.append("table optimum: " + ", ".join(f"{k} {v:.2f}" for k, v in result.optimum.items()))
+        out.append("; ".join(parts))
+    return "\n".join(out)
+
+
+# -- tasks ---------------------------------------------------------------------------------
+def _nb201_table(dataset: str, benchmarks: str | None) -> Any | None:
+    from .benchmarks.tables import NasBench201Table
+
+    try:
+        return NasBench201Table(dataset, path=benchmarks)
+    except FileNotFoundError as exc:
+        logger.warning("%s", exc)
+        return None
+
+
+def run_optuna(args: argparse.Namespace, table: Any | None) -> DemoResult:
+    import optuna
+
+    from optuna_llm_samplers import SEKISampler
+
+    from .benchmarks.digits import DigitsCNN
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if table is not None:
+        objective: Callable[[Any], float] = table.optuna_objective(metric="valid_acc")
+        task = f"NAS-Bench-201 {table.dataset}"
+    else:
+        objective = DigitsCNN(epochs=args.epochs).optuna_objective()
+        task = "CNNs trained on scikit-learn digits"
+    sampler = SEKISampler(llm=args.llm, seed=args.seed, budget=args.budget)
+    study = optuna.create_study(direction="maximize", sampler=sampler, study_name="llmnas-demo")
+    bar = _progress(args.budget, f"SEKI / Optuna / {task}")
+    start = time.perf_counter()
+    callbacks = [lambda s, t: bar.update(1)] if bar is not None else []
+    study.optimize(objective, n_trials=args.budget, callbacks=callbacks)
+    seconds = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    rows = []
+    for t in study.trials:
+        metrics = {k: v for k, v in t.user_attrs.items() if isinstance(v, (int, float))}
+        source = str(t.system_attrs.get("llmnas:source", ""))
+        rows.append(Row(t.number, dict(t.params), t.value, source, metrics))
+    optimum = _optimum(table)
+    return DemoResult("Optuna", task, rows, sampler.summary(), seconds, optimum)
+
+
+def run_nni(args: argparse.Namespace, table: Any | None) -> DemoResult:
+    import tempfile
+
+    from nni.nas.experiment import NasExperiment, NasExperimentConfig
+
+    from nni_llm_strategies import SEKIStrategy
+
+    if table is None:
+        raise SystemExit("--host nni needs the NAS-Bench-201 table (see --benchmarks); "
+                         "without it, run the demo with --host optuna.")
+    from nni_llm_strategies.benchmarks import nas_bench_201_evaluator, nas_bench_201_space
+
+    os.environ.setdefault("NNI_CONFIG_DIR", tempfile.mkdtemp(prefix="llmnas-nni-"))
+    strategy = SEKIStrategy(llm=args.llm, seed=args.seed, budget=args.budget)
+    evaluator = nas_bench_201_evaluator(table.dataset, path=table.file, metric="valid_acc")
+    config = NasExperimentConfig("sequential", "simplified")
+    config.max_trial_number = args.budget
+    experiment = NasExperiment(nas_bench_201_space(table.dataset), evaluator, strategy, config)
+    start = time.perf_counter()
+    experiment.run()
+    seconds = time.perf_counter() - start
+    rows = []
+    for i, record in enumerate(strategy.records()):
+        rows.append(Row(i, record["config"], record.get("score"), record.get("source", ""), record.get("metrics", {})))
+    return DemoResult("NNI", f"NAS-Bench-201 {table.dataset}", rows, strategy.summary(), seconds, _optimum(table))
+
+
+def _optimum(table: Any | None) -> dict[str, float]:
+    if table is None:
+        return {}
+    return {"valid": float(table.optimum("valid_acc").value), "test": float(table.optimum("test_acc").value)}
+
+
+# -- entry point ---------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llmnas", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run a real search with SEKI and print the result table")
+    demo.add_argument("--host", choices=["optuna", "nni"], default="optuna")
+    demo.add_argument("--budget", type=int, default=20, help="architectures to evaluate (default 20)")
+    demo.add_argument("--dataset", choices=["cifar10", "cifar100", "imagenet16"], default="cifar10")
+    demo.add_argument("--benchmarks", default=None, help="folder or file of the NAS-Bench-201 table")
+    demo.add_argument("--llm", default=None,
+                      help="'local', 'openai:<model>' or a base URL; default: the environment, else local")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--epochs", type=int, default=4, help="training epochs per CNN without a table")
+    demo.add_argument("--json", default=None, help="also write the result (rows and summary) to this file")
+    demo.add_argument("-v", "--verbose", action="store_true", help="log every batch and LLM exchange")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.budget < 1:
+        raise SystemExit("--budget must be >= 1")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("llmnas.llm").setLevel(logging.INFO)
+    table = _nb201_table(args.dataset, args.benchmarks)
+    if table is None:
+        print("No NAS-Bench-201 table found: searching small CNNs trained on scikit-learn digits instead.",
+              file=sys.stderr)
+    result = run_nni(args, table) if args.host == "nni" else run_optuna(args, table)
+    print(format_table(result))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"host": result.host, "task": result.task, "seconds": result.seconds,
+                       "summary": result.summary, "optimum": result.optimum,
+                       "rows": [r.__dict__ for r in result.rows]}, fh, indent=2, default=str)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Knowledge: what an LLM wrote that other workers and later studies need.
+
+Entries are JSON values under string keys that name the step they belong to (for example
+``"seki/strategy/12"``). The first writer of a key wins: a later ``put`` of the same key
+returns the value already stored, so several workers that reach the same step agree on one
+answer. NNI strategies keep an :class:`InMemoryKnowledge` (saved in ``state_dict``); Optuna
+samplers keep it in study system attributes so processes on one storage share it.
+
+A store exports to a JSON file with its provenance and imports from one, in either host.
+
+Example:
+    >>> k = InMemoryKnowledge()
+    >>> k.put("seki/strategy/0", "widen the convolutions")
+    'widen the convolutions'
+    >>> k.put("seki/strategy/0", "something else")  # first writer wins
+    'widen the convolutions'
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import threading
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, Mapping
+
+FORMAT = "llmnas-knowledge/1"
+
+
+class KnowledgeStore(ABC):
+    """A key → JSON value store with first-writer-wins ``put``."""
+
+    @abstractmethod
+    def get(self, key: str) -> Any | None:
+        """The value stored under ``key``, or ``None``."""
+
+    @abstractmethod
+    def put(self, key: str, value: Any) -> Any:
+        """Store ``value`` unless ``key`` holds one already; return the value that holds."""
+
+    @abstractmethod
+    def items(self) -> dict[str, Any]:
+        """All entries."""
+
+    def latest(self, prefix: str) -> tuple[int, Any] | None:
+        """The entry ``prefix/<n>`` with the largest integer ``n``, as ``(n, value)``."""
+        best: tuple[int, Any] | None = None
+        for key, value in self.items().items():
+            head, _, tail = key.rpartition("/")
+            if head == prefix.rstrip("/") and tail.isdigit():
+                if best is None or int(tail) > best[0]:
+                    best = (int(tail), value)
+        return best
+
+    def export(self, path: str | Path, *, provenance: Mapping[str, Any] | None = None) -> Path:
+        """Write every entry to a JSON file with where it came from."""
+        path = Path(path)
+        document = {
+            "format": FORMAT,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "provenance": dict(provenance or {}),
+            "entries": self.items(),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2, sort_keys=True))
+        return path
+
+    def load(self, path: str | Path) -> dict[str, Any]:
+        """Add the entries of an exported file (keys already present keep their value);
+        return the file's provenance."""
+        document = json.loads(Path(path).read_text())
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a knowledge file (expected format {FORMAT!r}).")
+        for key, value in document.get("entries", {}).items():
+            self.put(key, value)
+        return dict(document.get("provenance") or {})
+
+
+class InMemoryKnowledge(KnowledgeStore):
+    """A knowledge store in process memory (thread-safe, picklable)."""
+
+    def __init__(self, entries: Mapping[str, Any] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, Any] = dict(entries or {})
+
+    def get(self, key: str) -> Any | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def put(self, key: str, value: Any) -> Any:
+        json.dumps(value)  # refuse what cannot be stored or exported
+        with self._lock:
+            return self._entries.setdefault(key, value)
+
+    def items(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._entries)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"entries": self.items()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._lock = threading.Lock()
+        self._entries = dict(state["entries"])

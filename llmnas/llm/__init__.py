@@ -1,0 +1,38 @@
+"""The LLM layer: one small protocol and its backends.
+
+* :class:`LLM` / :class:`LLMResponse` / :class:`LLMError` / :class:`Usage` /
+  :class:`UsageMeter`: the contract (``protocol``).
+* :class:`OpenAIChatLLM`: any OpenAI-compatible endpoint, with retries and structured output.
+* :class:`LocalLLM`: the embedded demo model (llama.cpp in process).
+* :func:`resolve_llm`: a spec string, an object or the environment → an :class:`LLM`.
+* :func:`parse_json_answer`: JSON out of a model's text (fences, prose, truncation).
+* :class:`BaseLLM`: shared metering, JSONL trace, response cache and secret redaction.
+"""
+
+from __future__ import annotations
+
+from .base import BaseLLM, RawAnswer, redact, register_secret
+from .local import LOCAL_MODELS, LocalLLM
+from .openai_chat import OpenAIChatLLM, list_models
+from .parsing import parse_json_answer
+from .protocol import LLM, LLMError, LLMResponse, Message, Usage, UsageMeter
+from .resolve import resolve_llm
+
+__all__ = [
+    "LLM",
+    "LOCAL_MODELS",
+    "BaseLLM",
+    "LLMError",
+    "LLMResponse",
+    "LocalLLM",
+    "Message",
+    "OpenAIChatLLM",
+    "RawAnswer",
+    "Usage",
+    "UsageMeter",
+    "list_models",
+    "parse_json_answer",
+    "redact",
+    "register_secret",
+    "resolve_llm",
+]

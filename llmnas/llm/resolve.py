@@ -1,0 +1,133 @@
+"""Turning a user's ``llm=`` argument (or the environment) into an :class:`LLM`.
+
+>>> llm = resolve_llm("local")          # the embedded demo model (loaded on first use)
+>>> llm.description
+'local:smollm2 (llama.cpp)'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from .base import BaseLLM
+from .local import LOCAL_MODELS, LocalLLM
+from .openai_chat import PLACEHOLDER_API_KEY, OpenAIChatLLM, list_models, safe_url
+from .protocol import LLM, LLMError
+
+__all__ = ["DEFAULT_OPENAI_MODEL", "resolve_llm"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+_ACCEPTED = (
+    "an LLM object; 'local' or 'local:<" + "|".join(LOCAL_MODELS) + "|path.gguf>'; "
+    "'openai:<model>' (key and base URL from OPENAI_API_KEY / OPENAI_BASE_URL); "
+    "a base URL 'http(s)://host:port/v1' (model from LLMNAS_MODEL or the endpoint's first listed model); "
+    "or None (OPENAI_BASE_URL / OPENAI_API_KEY when set, else the embedded local model)"
+)
+_logged: set[str] = set()
+_logged_lock = threading.Lock()
+
+
+def _log_once(message: str) -> None:
+    with _logged_lock:
+        if message in _logged:
+            return
+        _logged.add(message)
+    logger.info(message)
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value and value.strip() else None
+
+
+def resolve_llm(
+    spec: LLM | str | None = None,
+    *,
+    seed: int | None = None,
+    trace: str | os.PathLike[str] | None = None,
+    cache: str | os.PathLike[str] | None = None,
+    cache_mode: str | None = None,
+) -> LLM:
+    """The LLM named by ``spec`` (see the accepted forms below), or chosen from the environment.
+
+    * an object with ``complete``/``usage``/``description`` (an :class:`LLM`): returned as is;
+    * ``"local"`` or ``"local:<name|path.gguf>"``: :class:`LocalLLM`;
+    * ``"openai:<model>"``: :class:`OpenAIChatLLM` with ``OPENAI_BASE_URL``/``OPENAI_API_KEY``;
+    * ``"http(s)://…/v1"``: that endpoint; the model from ``LLMNAS_MODEL`` or the first
+      one the endpoint lists;
+    * ``None``: if ``OPENAI_BASE_URL`` or ``OPENAI_API_KEY`` is set, an OpenAI-compatible
+      endpoint (model ``LLMNAS_MODEL`` or ``gpt-4o-mini``), else the embedded local model.
+
+    ``trace``/``cache`` default to ``LLMNAS_LLM_TRACE`` (a ``.jsonl`` path) and
+    ``LLMNAS_LLM_CACHE`` (a directory), ``cache_mode`` to ``LLMNAS_LLM_CACHE_MODE`` or
+    ``"readwrite"``. ``seed`` is the backend's default seed. The choice is logged once per
+    process at INFO. Anything else raises ``ValueError`` listing the accepted forms.
+    """
+    if spec is not None and not isinstance(spec, str):
+        if isinstance(spec, LLM):
+            _log_once(f"LLM: {spec.description} (given as an object)")
+            return spec
+        raise ValueError(f"llm must be one of: {_ACCEPTED}; got an object of type {type(spec).__name__}")
+
+    trace = trace if trace is not None else _env("LLMNAS_LLM_TRACE")
+    cache = cache if cache is not None else _env("LLMNAS_LLM_CACHE")
+    mode = cache_mode or _env("LLMNAS_LLM_CACHE_MODE") or "readwrite"
+    common: dict[str, Any] = {"trace": trace, "cache": cache, "cache_mode": mode}
+
+    text = spec.strip() if isinstance(spec, str) else None
+    if text is None:
+        base_url, key = _env("OPENAI_BASE_URL"), _env("OPENAI_API_KEY")
+        if base_url or key:
+            model = _env("LLMNAS_MODEL") or DEFAULT_OPENAI_MODEL
+            llm: BaseLLM = OpenAIChatLLM(model, seed=seed, **common)  # key and URL read from the env
+            sources = [n for n, v in (("OPENAI_BASE_URL", base_url), ("OPENAI_API_KEY", key)) if v]
+            sources.append("LLMNAS_MODEL" if _env("LLMNAS_MODEL") else f"default model {DEFAULT_OPENAI_MODEL}")
+            _log_once(f"LLM: openai:{model} at {safe_url(llm.base_url)} (from {'/'.join(sources)})")  # type: ignore[attr-defined]
+            return llm
+        llm = LocalLLM(seed=seed or 0, **common)
+        _log_once(
+            f"LLM: embedded local model {llm.model} (no OPENAI_BASE_URL or OPENAI_API_KEY set); "
+            "a small demo model that fills the schema, not a designer"
+        )
+        return llm
+
+    lowered = text.lower()
+    if lowered == "local" or lowered.startswith("local:"):
+        name = text.split(":", 1)[1].strip() if ":" in text else "smollm2"
+        if not name:
+            raise ValueError(f"empty local model name in {spec!r}; llm must be one of: {_ACCEPTED}")
+        llm = LocalLLM(name, seed=seed or 0, **common)
+        _log_once(
+            f"LLM: embedded local model {llm.model} (from spec {text!r}); "
+            "a small demo model that fills the schema, not a designer"
+        )
+        return llm
+    if lowered.startswith("openai:"):
+        model = text.split(":", 1)[1].strip()
+        if not model:
+            raise ValueError(f"empty model name in {spec!r}; llm must be one of: {_ACCEPTED}")
+        llm = OpenAIChatLLM(model, seed=seed, **common)
+        where = "OPENAI_BASE_URL" if _env("OPENAI_BASE_URL") else "default base URL"
+        _log_once(f"LLM: openai:{model} at {safe_url(llm.base_url)} (from spec {text!r}, {where})")  # type: ignore[attr-defined]
+        return llm
+    if lowered.startswith(("http://", "https://")):
+        key = None if _env("OPENAI_API_KEY") else PLACEHOLDER_API_KEY  # None: read from the env
+        model = _env("LLMNAS_MODEL")
+        how = "LLMNAS_MODEL"
+        if model is None:
+            try:
+                models = list_models(text, api_key=key)
+            except LLMError as exc:
+                raise LLMError(f"{exc}; set LLMNAS_MODEL to name the model") from None
+            if not models:
+                raise LLMError(f"{safe_url(text)} lists no models; set LLMNAS_MODEL to name one")
+            model, how = models[0], "the endpoint's first listed model"
+        llm = OpenAIChatLLM(model, base_url=text, api_key=key, seed=seed, **common)
+        _log_once(f"LLM: openai:{model} at {safe_url(text)} (from spec URL, model from {how})")
+        return llm
+    raise ValueError(f"llm must be one of: {_ACCEPTED}; got {spec!r}")

@@ -1,0 +1,43 @@
+"""The contract between a search method and the hosts.
+
+A method is a function of the history and the shared knowledge: given a :class:`Context`
+it returns ``n`` proposals. It keeps no hidden state that only one process has, so several
+workers (Optuna processes on one storage, NNI trials in flight) agree without talking.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from ..proposals import Context, Proposal
+from ..space import Config
+from .operators import mutate_or_random
+
+
+class Method(ABC):
+    """A search method: ``propose(ctx, n)`` returns ``n`` new configurations (fewer only when
+    the space is exhausted).
+
+    Subclasses set ``name`` and ``batch_size`` (proposals asked of the LLM per call) and
+    implement :meth:`propose`; :meth:`fallback` is the method's own non-LLM operator.
+    """
+
+    name: str = "method"
+    batch_size: int = 5
+
+    @abstractmethod
+    def propose(self, ctx: Context, n: int) -> list[Proposal]:
+        """``n`` new configurations for the host to evaluate."""
+
+    def fallback(self, ctx: Context, n: int, taken: set) -> list[Config]:
+        """The non-LLM operator: mutations of good configurations, else random ones."""
+        return mutate_or_random(ctx.space, ctx.history, ctx.rng, n, taken)
+
+    def budget_hint(self) -> int | None:
+        """The evaluation budget the method plans with when the host does not say."""
+        return None
+
+    def settings(self) -> dict[str, Any]:
+        """The method's hyper-parameters, for logs and study summaries."""
+        return {}

@@ -1,0 +1,1 @@
+"""Prompt text for the methods: readable templates with their variable parts named."""

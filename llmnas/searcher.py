@@ -1,0 +1,208 @@
+"""The host-agnostic driver that host adapters wrap.
+
+A :class:`Searcher` owns one method, the LLM (resolved lazily from a spec), a seeded random
+generator, the pipeline counters and a small buffer of proposals: one LLM call yields a
+batch, and the host takes one proposal per trial. Hosts pass in their history, what is
+running, their validity rules and their knowledge store; the searcher hands back proposals.
+It is thread-safe (one lock around proposing, so the threads of a process share one LLM
+answer) and picklable.
+
+Example:
+    >>> from llmnas import SearchSpace, Categorical, History, InMemoryKnowledge
+    >>> from llmnas.methods import SEKI
+    >>> searcher = Searcher(SEKI(budget=10), llm=None, seed=0, use_llm=False)
+    >>> space = SearchSpace([Categorical("op", ["a", "b", "c"])])
+    >>> [p] = searcher.next_proposals(space, History(), [], InMemoryKnowledge())
+    >>> p.source
+    'fallback'
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .history import History
+from .knowledge import KnowledgeStore
+from .llm.protocol import LLM
+from .methods.base import Method
+from .proposals import Context, HostValidator, PipelineStats, Proposal, SpaceExhausted
+from .space import Config, SearchSpace
+
+logger = logging.getLogger(__name__)
+
+
+class Searcher:
+    """Drives one :class:`~llmnas.methods.base.Method` for a host.
+
+    Args:
+        method: the search method.
+        llm: an LLM object, a spec string (``"local"``, ``"openai:<model>"``, a base URL) or
+            ``None`` for the environment's choice (see :func:`llmnas.llm.resolve_llm`).
+        seed: seeds the random generator (fallback operators, LLM sampling seeds).
+        task: an optional task description added to prompts.
+        max_calls_per_proposal: the LLM call budget: calls ≤ this × proposals (default 0.5:
+            at most one call per two evaluated architectures).
+        temperature: sampling temperature passed to the LLM (``None``: the backend's default).
+        use_llm: ``False`` turns the LLM off (the method's own operators only: an ablation).
+    """
+
+    def __init__(
+        self,
+        method: Method,
+        *,
+        llm: LLM | str | None = None,
+        seed: int | None = None,
+        task: str | None = None,
+        max_calls_per_proposal: float = 0.5,
+        temperature: float | None = None,
+        use_llm: bool = True,
+    ) -> None:
+        if not isinstance(method, Method):
+            raise TypeError(f"method must be an llmnas Method, got {type(method).__name__}.")
+        if llm is not None and not isinstance(llm, (str, LLM)):
+            raise TypeError(
+                "llm must be an LLM object, a spec string ('local', 'openai:<model>', "
+                f"'http://host:port/v1') or None; got {type(llm).__name__}."
+            )
+        if max_calls_per_proposal <= 0:
+            raise ValueError(f"max_calls_per_proposal must be > 0, got {max_calls_per_proposal}.")
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}.")
+        self.method = method
+        self.llm_spec = llm
+        self.seed = seed
+        self.task = task
+        self.max_calls_per_proposal = max_calls_per_proposal
+        self.temperature = temperature
+        self.use_llm = use_llm
+        self.stats = PipelineStats()
+        self.rng = np.random.default_rng(seed)
+        self.proposals_made = 0
+        self._llm: LLM | None = None
+        self._buffer: list[Proposal] = []
+        self._lock = threading.RLock()
+
+    # -- the LLM -----------------------------------------------------------------------------
+    @property
+    def llm(self) -> LLM | None:
+        """The resolved LLM (resolved on first use), or ``None`` when the LLM is off."""
+        if not self.use_llm:
+            return None
+        if self._llm is None:
+            from .llm.resolve import resolve_llm
+
+            self._llm = resolve_llm(self.llm_spec, seed=self.seed)
+        return self._llm
+
+    # -- proposing ---------------------------------------------------------------------------
+    def next_proposals(
+        self,
+        space: SearchSpace,
+        history: History,
+        pending: Sequence[Config],
+        knowledge: KnowledgeStore,
+        n: int = 1,
+        *,
+        host_validator: HostValidator | None = None,
+        budget: int | None = None,
+    ) -> list[Proposal]:
+        """``n`` proposals for the host (fewer only when the space is exhausted: then
+        :class:`SpaceExhausted` is raised if there are none at all)."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}.")
+        if len(space) == 0:
+            raise ValueError("the search space is empty: there is nothing to search.")
+        with self._lock:
+            taken = {space.key(o.config) for o in history} | {space.key(c) for c in pending}
+            fresh = [
+                p for p in self._buffer
+                if space.key(p.config) not in taken and not space.validate(p.config)
+            ]
+            dropped = len(self._buffer) - len(fresh)
+            if dropped:
+                logger.debug("%s: dropped %d buffered proposals now taken elsewhere", self.method.name, dropped)
+            self._buffer = fresh
+            if len(self._buffer) < n:
+                want = max(n - len(self._buffer), self.method.batch_size)
+                if budget is not None:  # proposals past the budget would cost LLM calls for nothing
+                    left = budget - len(history) - len(pending) - len(self._buffer)
+                    want = max(n - len(self._buffer), min(want, left))
+                ctx = Context(
+                    space=space, history=history, knowledge=knowledge, llm=self.llm, rng=self.rng,
+                    pending=list(pending) + [p.config for p in self._buffer], budget=budget,
+                    task=self.task, host_validator=host_validator, stats=self.stats,
+                    max_calls_per_proposal=self.max_calls_per_proposal,
+                    proposals_so_far=self.proposals_made, temperature=self.temperature,
+                    method_name=self.method.name,
+                )
+                new = self.method.propose(ctx, want)
+                self.proposals_made = ctx.proposals_so_far
+                self._buffer.extend(new)
+            if not self._buffer:
+                raise SpaceExhausted(
+                    f"{self.method.name}: every configuration of the search space "
+                    f"({space.size():g}) has been tried or is running."
+                )
+            served, self._buffer = self._buffer[:n], self._buffer[n:]
+            return served
+
+    def forget_buffer(self) -> None:
+        """Drop buffered proposals (e.g. when the host's space changed)."""
+        with self._lock:
+            self._buffer.clear()
+
+    # -- reporting and persistence -----------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """What the search did: method settings, LLM, call/token usage and pipeline counts."""
+        llm = self._llm
+        stats = self.stats.as_dict()
+        proposals = max(1, self.proposals_made)
+        return {
+            "method": self.method.name,
+            "settings": self.method.settings(),
+            "llm": llm.description if llm is not None else ("off" if not self.use_llm else "not used yet"),
+            "llm_usage": llm.usage.as_dict() if llm is not None else {},
+            "proposals": self.proposals_made,
+            "llm_calls_per_proposal": round(stats["llm_calls"] / proposals, 3),
+            "fallback_rate": round(stats["fallback_proposals"] / proposals, 3),
+            "pipeline": stats,
+        }
+
+    def state_dict(self, space: SearchSpace | None = None) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "rng": self.rng.bit_generator.state,
+                "stats": self.stats.as_dict(),
+                "proposals_made": self.proposals_made,
+                "buffer": [
+                    {"config": space.encode(p.config) if space else p.config, "source": p.source, "reason": p.reason}
+                    for p in self._buffer
+                ],
+            }
+
+    def load_state_dict(self, state: Mapping[str, Any], space: SearchSpace | None = None) -> None:
+        with self._lock:
+            self.rng.bit_generator.state = state["rng"]
+            self.stats.load(state.get("stats", {}))
+            self.proposals_made = int(state.get("proposals_made", 0))
+            self._buffer = []
+            for item in state.get("buffer", []):
+                config = item["config"]
+                if space is not None:
+                    config, errors = space.decode(config)
+                    if errors:
+                        continue
+                self._buffer.append(Proposal(config, item.get("source", "llm"), item.get("reason", "")))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()

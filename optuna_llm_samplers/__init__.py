@@ -1,0 +1,23 @@
+"""LLM-driven neural architecture search as drop-in Optuna samplers.
+
+``SEKISampler`` (and the other method samplers) replace ``TPESampler`` / ``RandomSampler`` /
+``NSGAIISampler`` in ``optuna.create_study(sampler=...)``. ``LLMSampler`` drives any method
+of the host-agnostic core ``llmnas``; ``StudyKnowledge`` is the knowledge a study shares
+(export it, or load a file into a new study).
+
+Example:
+    .. code-block:: python
+
+        import optuna
+        from optuna_llm_samplers import SEKISampler
+
+        study = optuna.create_study(direction="maximize", sampler=SEKISampler(seed=0))
+"""
+
+from __future__ import annotations
+
+from ._knowledge import StudyKnowledge
+from ._sampler import LLMSampler
+from .samplers import SEKISampler
+
+__all__ = ["LLMSampler", "SEKISampler", "StudyKnowledge"]

@@ -1,0 +1,572 @@
+"""``LLMSampler``: any core :class:`~llmnas.methods.base.Method` as an Optuna sampler.
+
+How a trial is sampled (Optuna calls the sampler lazily, inside the objective):
+
+1. ``infer_relative_search_space``: the study's known space, the union of the distributions
+   its finished trials used (a define-by-run space grows; a name keeps its latest range).
+2. ``sample_relative`` (at the trial's first ``suggest_*``, so under the heartbeat): one
+   proposal from the method through a :class:`~llmnas.searcher.Searcher`. The searcher keeps
+   a batch in process memory, so one LLM answer fills several trials; the threads of a
+   process share it behind one lock. The proposal is then **claimed** in the trial's own
+   system attribute (``llmnas:claim``) and **checked** against the other trials (running
+   ones by their claims, finished ones by their parameters); on a clash the trial yields and
+   takes the next proposal, so workers on one storage do not evaluate the same
+   configuration twice.
+3. ``sample_independent``: parameters the relative space did not cover (a parameter new to
+   the study, a value outside a range that changed): the claimed value when it fits the
+   distribution, else a random value from the sampler's seeded generator, counted.
+4. ``after_trial`` (before Optuna stores the state): the finishing trial joins this process's
+   view of the history; when every configuration of a finite space has been tried or is
+   running, the study is stopped, as ``GridSampler`` does (``stop_when_exhausted``).
+
+Conditional spaces: a trial that used only some parameters (``units_l2`` exists only when
+``n_layers == 3``) is a duplicate of any proposal that agrees with it on those parameters,
+so such proposals are refused too (the method is told why and asked again).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+from optuna.samplers import BaseSampler, RandomSampler
+from optuna.trial import TrialState as OptunaTrialState
+
+from llmnas.history import History, Observation, TrialState
+from llmnas.llm.protocol import LLMError
+from llmnas.methods.base import Method
+from llmnas.proposals import SpaceExhausted
+from llmnas.searcher import Searcher
+from llmnas.space import Config, SearchSpace
+
+from ._knowledge import StudyKnowledge
+from ._space import enumerate_configs, known_distributions, make_validator, to_search_space, value_problems
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+    from optuna.study import Study
+    from optuna.trial import FrozenTrial
+
+    from llmnas.llm.protocol import LLM
+
+__all__ = ["CLAIM_KEY", "LLMSampler"]
+
+logger = logging.getLogger(__name__)
+
+CLAIM_KEY = "llmnas:claim"
+"""Trial system attribute holding ``{"config": ..., "source": ..., "method": ...}``."""
+
+ENUMERATION_LIMIT = 20_000
+"""Spaces up to this size are enumerated to prove exhaustion (and to find what is left)."""
+
+MAX_CLAIM_ATTEMPTS = 5
+RANDOM_TRIES = 256
+_FINISHED = (OptunaTrialState.COMPLETE, OptunaTrialState.PRUNED, OptunaTrialState.FAIL)
+_CORE_STATE = {OptunaTrialState.COMPLETE: TrialState.COMPLETE, OptunaTrialState.PRUNED: TrialState.PRUNED}
+
+_TrialKey = tuple[int, int, int]
+
+
+def _key(study: Study, trial: FrozenTrial) -> _TrialKey:
+    """A trial's identity in this process: storage object, study, trial."""
+    return id(study._storage), study._study_id, trial._trial_id
+
+
+# --------------------------------------------------------------------------- the study as seen now
+
+
+@dataclass
+class _Snapshot:
+    """What the study has tried, seen from this process at one moment."""
+
+    space: SearchSpace
+    history: History
+    pending: list[Config]
+    partial: dict[tuple[str, ...], dict[tuple[Any, ...], int]]
+    """Finished trials that used only some dimensions: names used → value keys → number."""
+
+    def taken(self) -> set[tuple[Any, ...]]:
+        keys = {self.space.key(o.config) for o in self.history}
+        keys.update(self.space.key(c) for c in self.pending)
+        return keys
+
+    def prefix_duplicate(self, config: Config) -> tuple[int, tuple[str, ...]] | None:
+        """The trial that ``config`` repeats although it sets more parameters: one that used
+        only some of them, with the same values (the objective took the same path)."""
+        for names, seen in self.partial.items():
+            if all(n in config for n in names):
+                number = seen.get(tuple(self.space[n].key(config[n]) for n in names))
+                if number is not None:
+                    return number, names
+        return None
+
+    def problems(self, config: Config) -> list[str]:
+        hit = self.prefix_duplicate(config)
+        if hit is None:
+            return []
+        number, names = hit
+        return [
+            f"the same architecture as trial {number}, which used only {', '.join(names)} "
+            "with these values; change at least one of them"
+        ]
+
+
+def _observation(
+    trial: FrozenTrial, state: OptunaTrialState, values: Sequence[float] | None, n_objectives: int
+) -> Observation:
+    """A finished Optuna trial as the core sees it (PRUNED keeps its last intermediate value)."""
+    usable = values is not None and len(values) == n_objectives
+    constraints = trial.constraints
+    metrics: dict[str, Any] = {
+        k: v for k, v in trial.user_attrs.items() if isinstance(v, (str, int, float, bool))
+    }
+    metrics.update({f"constraint:{k}": v for k, v in constraints.items()})
+    return Observation(
+        config=dict(trial.params),
+        values=tuple(float(v) for v in values) if usable else None,  # type: ignore[union-attr]
+        state=_CORE_STATE.get(state, TrialState.FAILED),
+        metrics=metrics,
+        feasible=all(v <= 0 for v in constraints.values()),
+        trial_id=trial.number,
+    )
+
+
+def _claimed_config(trial: FrozenTrial, space: SearchSpace) -> Config | None:
+    claim = trial.system_attrs.get(CLAIM_KEY)
+    if not isinstance(claim, Mapping) or not isinstance(claim.get("config"), Mapping):
+        return None
+    config, errors = space.decode({k: v for k, v in claim["config"].items() if k in space})
+    return None if errors else config
+
+
+def _same_as_finished(space: SearchSpace, config: Config, trial: FrozenTrial) -> bool:
+    used = [n for n in space.names if n in trial.params]
+    return bool(used) and all(space[n].key(config[n]) == space[n].key(trial.params[n]) for n in used)
+
+
+# --------------------------------------------------------------------------- the sampler
+
+
+class LLMSampler(BaseSampler):
+    """Drives any LLM-driven NAS method of ``llmnas`` as an Optuna sampler.
+
+    Each trial gets one proposal of the method (SEKI, LAPT, ...): the method asks the LLM for
+    a batch of architectures in one call, checks them with Optuna's own rules, drops
+    duplicates and fills gaps with its own evolutionary operators; every fallback is counted
+    in :meth:`summary`. Workers on one storage share what the LLM wrote (study system
+    attributes) and never evaluate the same configuration twice (claim, then check). Works
+    with define-by-run and conditional spaces, pruners (also ``HyperbandPruner``), failed
+    trials, constraints (``trial.set_constraint``), several objectives, ``n_jobs > 1`` and
+    ``JournalStorage``/RDB storages. A finite space that has been fully tried stops the
+    study, as :class:`~optuna.samplers.GridSampler` does.
+
+    The method-specific samplers (:class:`~optuna_llm_samplers.SEKISampler`, ...) are thin
+    subclasses; use this class directly to run a method object of your own.
+
+    Example:
+        .. code-block:: python
+
+            import optuna
+            from llmnas.methods import SEKI
+            from optuna_llm_samplers import LLMSampler
+
+            def objective(trial):
+                ops = [trial.suggest_categorical(f"op{i}", ["conv3x3", "conv1x1", "skip"])
+                       for i in range(3)]
+                return sum(op == "conv3x3" for op in ops)
+
+            # use_llm=False: the method's own operators only (no LLM needed to try it).
+            sampler = LLMSampler(SEKI(budget=20), seed=0, use_llm=False)
+            study = optuna.create_study(direction="maximize", sampler=sampler)
+            study.optimize(objective, n_trials=20)
+            print(study.best_params, sampler.summary()["fallback_rate"])
+
+    Args:
+        method: the search method (an :class:`llmnas.methods.base.Method`).
+        llm: an LLM object, a spec (``"openai:gpt-4o-mini"``, ``"local"``, an
+            ``http://host:port/v1`` URL) or ``None`` for the environment's choice
+            (``OPENAI_BASE_URL``/``OPENAI_API_KEY``, else the embedded demo model); see
+            :func:`llmnas.llm.resolve_llm`. Resolved at the first LLM call.
+        seed: seeds the method's generator and the random fallback. With ``n_jobs > 1``
+            Optuna reseeds samplers before every trial, so threaded runs are not
+            reproducible; give each worker process its own seed (or ``None``).
+        budget: the planned number of trials, passed to the method (Optuna does not tell
+            samplers ``n_trials``); default: the method's own budget.
+        task: a short description of the task, added to prompts (never name a benchmark).
+        use_llm: ``False`` runs the method's own operators only (an ablation, or no LLM).
+        max_calls_per_proposal: LLM call budget, calls ≤ this × proposals (default 0.5).
+        temperature: sampling temperature for the LLM (``None``: the backend's default).
+        log_every: log :meth:`summary` at INFO every this many finished trials (0: never).
+        stop_when_exhausted: stop the study once every configuration of a finite space has
+            been tried (as ``GridSampler`` does). ``False`` keeps going, re-evaluating random
+            configurations (counted as ``exhausted_trials``): for noisy objectives, or when
+            ``n_trials`` must be met exactly.
+    """
+
+    def __init__(
+        self,
+        method: Method,
+        *,
+        llm: LLM | str | None = None,
+        seed: int | None = None,
+        budget: int | None = None,
+        task: str | None = None,
+        use_llm: bool = True,
+        max_calls_per_proposal: float = 0.5,
+        temperature: float | None = None,
+        log_every: int = 10,
+        stop_when_exhausted: bool = True,
+    ) -> None:
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
+            raise ValueError(f"budget must be a positive number of trials or None, got {budget!r}.")
+        if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 0:
+            raise ValueError(f"log_every must be an integer >= 0 (0: never), got {log_every!r}.")
+        self._searcher = Searcher(
+            method, llm=llm, seed=seed, task=task, max_calls_per_proposal=max_calls_per_proposal,
+            temperature=temperature, use_llm=use_llm,
+        )
+        self._budget = budget if budget is not None else method.budget_hint()
+        self._log_every = log_every
+        self._stop_when_exhausted = bool(stop_when_exhausted)
+        self._random_sampler = RandomSampler(seed=seed)
+        self._counts: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
+        self._reasons: dict[str, dict[str, int]] = {"independent": {}, "host": {}}
+        self._init_transient()
+
+    def _init_transient(self) -> None:
+        """Process-local state: locks, and this process's claims and finishing trials (keyed by
+        storage, study and trial, so one sampler may serve several studies)."""
+        self._propose_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._claims: dict[_TrialKey, Config] = {}
+        self._finishing: dict[_TrialKey, Observation] = {}
+
+    @property
+    def method(self) -> Method:
+        """The method this sampler drives."""
+        return self._searcher.method
+
+    # -- Optuna's contract ---------------------------------------------------------------------
+    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        # Finished trials only: a running one may be half-way through its suggest calls, and a
+        # space inferred from it would be missing dimensions (and void the buffered batch).
+        return known_distributions(study._get_trials(deepcopy=False, states=_FINISHED, use_cache=True))
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        space = to_search_space(search_space)
+        with self._propose_lock:
+            config = self._propose_and_claim(study, trial, space, search_space)
+        with self._state_lock:
+            self._claims[_key(study, trial)] = config
+            self._counts["trials_proposed"] += 1
+        return {name: config[name] for name in search_space if name in config}
+
+    def sample_independent(
+        self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
+        with self._state_lock:
+            claim = self._claims.get(_key(study, trial))
+        if claim is not None and param_name in claim:
+            value = claim[param_name]
+            if not value_problems(param_name, param_distribution, value):
+                self._count("independent_from_proposal")
+                return value
+            reason = "proposed value outside the parameter's current range"
+        else:
+            reason = "parameter not in the known search space yet"
+        value = self._random_sampler.sample_independent(study, trial, param_name, param_distribution)
+        self._count("independent_fallbacks", reason, "independent")
+        logger.debug("Trial %d: %s = %r at random (%s)", trial.number, param_name, value, reason)
+        return value
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        # Nothing to do here: the LLM call belongs inside the objective (sample_relative), under
+        # the storage heartbeat, not in before_trial.
+        pass
+
+    def after_trial(
+        self, study: Study, trial: FrozenTrial, state: OptunaTrialState, values: Sequence[float] | None
+    ) -> None:
+        # Optuna has not stored the state yet: keep the finished trial until it has.
+        observation = _observation(trial, state, values, len(study.directions))
+        with self._state_lock:
+            self._finishing[_key(study, trial)] = observation
+            self._claims.pop(_key(study, trial), None)
+            self._counts["trials_finished"] += 1
+            due = self._log_every > 0 and self._counts["trials_finished"] % self._log_every == 0
+        if due:
+            logger.info("%s", self.summary_line())
+        if trial.params and self._stop_when_exhausted:
+            try:
+                self._stop_if_exhausted(study, trial)
+            except Exception:  # never let a bookkeeping error abort Study.optimize
+                logger.exception("Trial %d: the exhaustion check failed", trial.number)
+                self._count("errors")
+
+    def reseed_rng(self) -> None:
+        # Called by Optuna before every trial when n_jobs > 1 (and for copies of a sampler):
+        # fresh entropy for the random fallback and the method's generator. The proposal
+        # buffer and the counters are kept.
+        self._random_sampler.reseed_rng()
+        self._searcher.rng = np.random.default_rng()
+
+    # -- reporting ---------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """What the search did: the searcher's summary (method settings, LLM, calls, tokens,
+        pipeline counts and fallbacks) plus this sampler's own counts under ``"sampler"``:
+        trials proposed and finished, parameters taken from the proposal or sampled at random
+        (with reasons), configurations the host had to find itself, claim clashes, trials
+        that re-evaluated an exhausted space, and errors."""
+        summary = self._searcher.summary()
+        with self._state_lock:
+            sampler = dict(self._counts)
+            sampler["independent_fallback_reasons"] = dict(self._reasons["independent"])
+            sampler["host_fallback_reasons"] = dict(self._reasons["host"])
+        summary["sampler"] = sampler
+        return summary
+
+    def summary_line(self) -> str:
+        """:meth:`summary` in one line, as logged every ``log_every`` trials."""
+        s = self.summary()
+        usage, pipe, own = s["llm_usage"], s["pipeline"], s["sampler"]
+        tokens = int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+        return (
+            f"{s['method']} sampler: {own['trials_finished']} trials finished; "
+            f"LLM {s['llm']}: {pipe['llm_calls']} calls ({pipe['llm_errors']} failed), {tokens} tokens; "
+            f"proposals: {pipe['accepted_llm'] + pipe['accepted_reask']} from the LLM, "
+            f"{pipe['fallback_proposals'] + own['host_fallbacks']} from fallbacks; "
+            f"{own['independent_fallbacks']} parameters sampled at random; "
+            f"{own['claim_clashes']} claim clashes"
+        )
+
+    def knowledge(self, study: Study) -> StudyKnowledge:
+        """The knowledge the method shares through ``study`` (export it with ``.export(path)``,
+        seed a new study with ``.load(path)``)."""
+        return StudyKnowledge.of(study)
+
+    # -- proposing ---------------------------------------------------------------------------
+    def _propose_and_claim(
+        self, study: Study, trial: FrozenTrial, space: SearchSpace, search_space: Mapping[str, BaseDistribution]
+    ) -> Config:
+        decided = {n: v for n, v in trial.params.items() if n in space}
+        fixed = trial.system_attrs.get("fixed_params") or {}
+        decided.update({n: v for n, v in fixed.items() if n in space})
+        if len(decided) == len(space):  # enqueued or asked with fixed values: nothing to propose
+            self._claim(study, trial, space, decided, "fixed")
+            return decided
+        yielded: list[Config] = []
+        config: Config = {}
+        for _ in range(MAX_CLAIM_ATTEMPTS):
+            snapshot = self._snapshot(study, space, exclude_id=trial._trial_id)
+            validator = make_validator(search_space, snapshot.problems)
+            config, source = self._next_config(study, trial, snapshot, validator, yielded)
+            config = {**config, **decided}
+            self._claim(study, trial, space, config, source)
+            if source == "exhausted":
+                return config
+            other = self._clash(study, trial._trial_id, space, config)
+            if other is None:
+                logger.debug("Trial %d: %s proposal %s", trial.number, source, space.format_config(config))
+                return config
+            self._count("claim_clashes")
+            logger.info("Trial %d: trial %d claimed the same configuration; taking the next proposal",
+                        trial.number, other)
+            yielded.append(config)
+        logger.warning("Trial %d: %d claim clashes in a row; keeping the last proposal, which "
+                       "another trial may also evaluate", trial.number, MAX_CLAIM_ATTEMPTS)
+        return config
+
+    def _next_config(
+        self, study: Study, trial: FrozenTrial, snapshot: _Snapshot, validator: Any, yielded: list[Config]
+    ) -> tuple[Config, str]:
+        try:
+            [proposal] = self._searcher.next_proposals(
+                snapshot.space, snapshot.history, snapshot.pending + yielded, StudyKnowledge.of(study), 1,
+                host_validator=validator, budget=self._budget,
+            )
+            return proposal.config, proposal.source
+        except SpaceExhausted:
+            reason = "the method found no new configuration"
+        except LLMError as exc:  # e.g. the LLM spec could not be resolved (endpoint down)
+            logger.warning("Trial %d: no LLM: %s; the host picks a configuration", trial.number, exc)
+            self._count("errors")
+            reason = "LLM unavailable"
+        except Exception:  # a broken method or LLM setup must not fail the trial or the study
+            logger.exception("Trial %d: the %s searcher failed; the host picks a configuration",
+                             trial.number, self.method.name)
+            self._count("errors")
+            reason = "searcher error"
+        config, exhausted = self._host_search(snapshot, validator, yielded)
+        if config is not None:
+            self._count("host_fallbacks", reason, "host")
+            return config, "host-fallback"
+        config = snapshot.space.sample(self._searcher.rng)
+        if not exhausted:
+            self._count("host_fallbacks", "nothing new found at random: may repeat a configuration", "host")
+            logger.warning("Trial %d: no untried configuration found at random; this trial may repeat one",
+                           trial.number)
+            return config, "host-fallback"
+        self._count("exhausted_trials")
+        if self._stop_when_exhausted:
+            logger.warning(
+                "Trial %d: every configuration of the search space (%g) has been tried or is "
+                "running; this trial re-evaluates a random one and the study is stopped (as "
+                "GridSampler does)", trial.number, snapshot.space.size(),
+            )
+            _stop(study)
+        else:
+            logger.log(
+                logging.WARNING if self._counts["exhausted_trials"] == 1 else logging.DEBUG,
+                "Trial %d: every configuration of the search space (%g) has been tried or is "
+                "running; re-evaluating a random one (stop_when_exhausted=False)",
+                trial.number, snapshot.space.size(),
+            )
+        return config, "exhausted"
+
+    def _host_search(
+        self, snapshot: _Snapshot, validator: Any, yielded: list[Config]
+    ) -> tuple[Config | None, bool]:
+        """An untried, valid configuration found by the host itself (at random, then by
+        enumerating a small space), and whether the space is proven exhausted."""
+        space, rng = snapshot.space, self._searcher.rng
+        taken = snapshot.taken() | {space.key(c) for c in yielded}
+        for _ in range(RANDOM_TRIES):
+            config = space.sample(rng)
+            if space.key(config) not in taken and not validator(config):
+                return config, False
+        configs = enumerate_configs(space, ENUMERATION_LIMIT)
+        if configs is None:
+            return None, False
+        free = [c for c in configs if space.key(c) not in taken and not validator(c)]
+        if not free:
+            return None, True
+        return free[int(rng.integers(len(free)))], False
+
+    def _claim(self, study: Study, trial: FrozenTrial, space: SearchSpace, config: Config, source: str) -> None:
+        """Write ``config`` into the trial's own system attribute (JSON; non-JSON categorical
+        choices as their text, as the core encodes them)."""
+        claim = {"config": space.encode(config), "source": source, "method": self.method.name}
+        study._storage.set_trial_system_attr(trial._trial_id, CLAIM_KEY, claim)
+
+    def _clash(self, study: Study, trial_id: int, space: SearchSpace, config: Config) -> int | None:
+        """The number of another trial that claimed or evaluated ``config`` (fresh from storage)."""
+        key = space.key(config)
+        for other in study._storage.get_all_trials(study._study_id, deepcopy=False):
+            if other._trial_id == trial_id:
+                continue
+            if other.state == OptunaTrialState.RUNNING:
+                claimed = _claimed_config(other, space)
+                if claimed is not None and space.key(claimed) == key:
+                    return other.number
+            elif other.state in _FINISHED and _same_as_finished(space, config, other):
+                return other.number
+        return None
+
+    # -- what the study has tried --------------------------------------------------------------
+    def _snapshot(
+        self, study: Study, space: SearchSpace, *, exclude_id: int | None = None,
+        trials: Sequence[FrozenTrial] | None = None,
+    ) -> _Snapshot:
+        """History, running claims and partial configurations, fresh from storage (not the
+        per-thread trial cache, which is stale after waiting for another thread's LLM call),
+        with this process's finishing trials whose state Optuna has not stored yet."""
+        if trials is None:
+            trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+        n_objectives = len(study.directions)
+        history = History(directions=[d.name.lower() for d in study.directions])
+        pending: list[Config] = []
+        partial: dict[tuple[str, ...], dict[tuple[Any, ...], int]] = {}
+        with self._state_lock:
+            for t in trials:
+                if t.state in _FINISHED:
+                    self._finishing.pop(_key(study, t), None)
+            finishing = dict(self._finishing)
+        for t in trials:
+            if t._trial_id == exclude_id:
+                continue
+            observation = None
+            if t.state in _FINISHED:
+                observation = _observation(t, t.state, t.values, n_objectives)
+            elif t.state == OptunaTrialState.RUNNING:
+                observation = finishing.get(_key(study, t))
+            if observation is not None:
+                history.add(observation)
+                used = tuple(n for n in space.names if n in t.params)
+                if used and len(used) < len(space):
+                    keys = tuple(space[n].key(t.params[n]) for n in used)
+                    partial.setdefault(used, {}).setdefault(keys, t.number)
+            elif t.state == OptunaTrialState.RUNNING:
+                claimed = _claimed_config(t, space)
+                if claimed is not None:
+                    pending.append(claimed)
+                elif any(n in space for n in t.params):
+                    pending.append({n: v for n, v in t.params.items() if n in space})
+            elif t.state == OptunaTrialState.WAITING:
+                fixed = t.system_attrs.get("fixed_params") or {}
+                if any(n in space for n in fixed):
+                    pending.append({n: v for n, v in fixed.items() if n in space})
+        return _Snapshot(space, history, pending, partial)
+
+    def _stop_if_exhausted(self, study: Study, trial: FrozenTrial) -> None:
+        """Stop the study when no untried configuration is left for a next trial (finite spaces
+        up to :data:`ENUMERATION_LIMIT` configurations)."""
+        trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+        distributions = known_distributions(trials)
+        try:
+            space = to_search_space(distributions)
+        except (TypeError, ValueError):
+            return
+        if not space.names or space.size() > ENUMERATION_LIMIT:
+            return
+        snapshot = self._snapshot(study, space, trials=trials)
+        taken = snapshot.taken()
+        if not snapshot.partial and len(taken) < space.size():
+            return  # something is certainly left
+        validator = make_validator(distributions, snapshot.problems)
+        configs = enumerate_configs(space, ENUMERATION_LIMIT)
+        if configs is None or any(space.key(c) not in taken and not validator(c) for c in configs):
+            return
+        logger.info(
+            "Every configuration of the search space (%g) has been tried or is running: stopping "
+            "the study after trial %d (as GridSampler does)", space.size(), trial.number,
+        )
+        _stop(study)
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _count(self, name: str, reason: str | None = None, kind: str | None = None) -> None:
+        with self._state_lock:
+            self._counts[name] += 1
+            if reason is not None and kind is not None:
+                reasons = self._reasons[kind]
+                reasons[reason] = reasons.get(reason, 0) + 1
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in ("_propose_lock", "_state_lock", "_claims", "_finishing"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_transient()
+
+
+_COUNTERS = (
+    "trials_proposed", "trials_finished", "independent_from_proposal", "independent_fallbacks",
+    "host_fallbacks", "claim_clashes", "exhausted_trials", "errors",
+)
+
+
+def _stop(study: Study) -> None:
+    try:
+        study.stop()
+    except RuntimeError:
+        # Outside Study.optimize (ask-and-tell) there is no loop to stop.
+        logger.info("The study is not running in Study.optimize; the sampler cannot stop it")

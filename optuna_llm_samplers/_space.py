@@ -1,0 +1,143 @@
+"""Optuna distributions ↔ the core's search space, and Optuna's own validity rules.
+
+- :func:`to_dimension` / :func:`to_search_space`: ``CategoricalDistribution`` →
+  :class:`~llmnas.space.Categorical`, ``IntDistribution`` → :class:`~llmnas.space.Integer`,
+  ``FloatDistribution`` → :class:`~llmnas.space.Float` (``step`` and ``log`` kept); any other
+  distribution raises ``TypeError``.
+- :func:`known_distributions`: the study's known space, the union of the distributions its
+  trials used (define-by-run spaces grow; a name keeps its latest definition).
+- :func:`value_problems` / :func:`make_validator`: Optuna does not validate what a sampler
+  returns from ``sample_independent``, so every value is checked here with the
+  distribution's own ``_contains(to_internal_repr(value))``.
+- :func:`enumerate_configs`: every configuration of a small finite space (exhaustion checks).
+
+Example:
+    >>> from optuna.distributions import CategoricalDistribution, IntDistribution
+    >>> space = to_search_space({"op": CategoricalDistribution(["conv", "pool"]),
+    ...                          "depth": IntDistribution(1, 4)})
+    >>> space.names, space.size()
+    (['op', 'depth'], 8.0)
+    >>> value_problems("depth", IntDistribution(1, 4), 9)
+    ['depth: 9 is outside [1, 4]']
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from llmnas.space import Categorical, Config, Dimension, Float, Integer, SearchSpace
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+    from optuna.trial import FrozenTrial
+
+__all__ = [
+    "SUPPORTED_DISTRIBUTIONS",
+    "enumerate_configs",
+    "known_distributions",
+    "make_validator",
+    "to_dimension",
+    "to_search_space",
+    "value_problems",
+]
+
+SUPPORTED_DISTRIBUTIONS = (CategoricalDistribution, IntDistribution, FloatDistribution)
+
+
+def to_dimension(name: str, distribution: BaseDistribution) -> Dimension:
+    """The core dimension for one Optuna distribution; ``TypeError`` for any other kind."""
+    if isinstance(distribution, CategoricalDistribution):
+        return Categorical(name, list(distribution.choices))
+    if isinstance(distribution, IntDistribution):
+        return Integer(name, int(distribution.low), int(distribution.high), int(distribution.step), bool(distribution.log))
+    if isinstance(distribution, FloatDistribution):
+        step = float(distribution.step) if distribution.step is not None else None
+        return Float(name, float(distribution.low), float(distribution.high), step, bool(distribution.log))
+    raise TypeError(
+        f"parameter {name!r}: {type(distribution).__name__} is not supported by the LLM samplers; "
+        "use trial.suggest_categorical, suggest_int or suggest_float "
+        "(CategoricalDistribution, IntDistribution, FloatDistribution)."
+    )
+
+
+def to_search_space(distributions: Mapping[str, BaseDistribution]) -> SearchSpace:
+    """The core search space for a ``{name: distribution}`` mapping, in its order."""
+    return SearchSpace(to_dimension(name, dist) for name, dist in distributions.items())
+
+
+def known_distributions(trials: Iterable[FrozenTrial]) -> dict[str, BaseDistribution]:
+    """The union of the distributions used by ``trials`` (in trial order).
+
+    Names come in the order they first appeared; a name whose range changed between trials
+    (a dynamic ``suggest_int(..., high=n)``) keeps its latest definition. Optuna's storage
+    already refuses incompatible redefinitions (other choices, another kind).
+    """
+    known: dict[str, BaseDistribution] = {}
+    for trial in sorted(trials, key=lambda t: t.number):
+        for name, dist in trial.distributions.items():
+            known[name] = dist
+    return known
+
+
+def value_problems(name: str, distribution: BaseDistribution, value: Any) -> list[str]:
+    """Why ``value`` cannot be used for ``distribution`` (empty when it can): the core's type
+    and grid rules, then Optuna's own ``_contains(to_internal_repr(value))``."""
+    problems = to_dimension(name, distribution).errors(value)
+    if problems:
+        return problems
+    try:
+        internal = distribution.to_internal_repr(value)
+        contained = distribution._contains(internal)
+    except (ValueError, TypeError) as exc:
+        return [f"{name}: {value!r} is not valid for {distribution}: {exc}"]
+    if not contained:
+        return [f"{name}: {value!r} is not contained in {distribution}"]
+    return []
+
+
+def make_validator(
+    distributions: Mapping[str, BaseDistribution],
+    extra: Callable[[Config], Sequence[str]] | None = None,
+) -> Callable[[Config], list[str]]:
+    """A host validator for the core pipeline: every value of a configuration must pass
+    :func:`value_problems` for its distribution; ``extra`` adds further host rules."""
+
+    def validate(config: Config) -> list[str]:
+        problems: list[str] = []
+        for name, value in config.items():
+            dist = distributions.get(name)
+            if dist is not None:
+                problems.extend(value_problems(name, dist, value))
+        if not problems and extra is not None:
+            problems.extend(extra(config))
+        return problems
+
+    return validate
+
+
+def _values(dim: Dimension) -> list[Any] | None:
+    if isinstance(dim, Categorical):
+        return list(dim.choices)
+    if isinstance(dim, Integer):
+        return list(range(dim.low, dim.high + 1, dim.step))
+    if isinstance(dim, Float):
+        if dim.step is not None:
+            n = int(dim.size()) - 1
+            return [float(dim.low + dim.step * k) for k in range(n + 1)]
+        return [dim.low] if dim.low == dim.high else None
+    return None
+
+
+def enumerate_configs(space: SearchSpace, limit: int) -> Iterator[Config] | None:
+    """Every configuration of ``space`` (lazily), or ``None`` when it has more than ``limit``
+    (or infinitely many)."""
+    if not space.names or space.size() > limit:
+        return None
+    columns = [_values(dim) for dim in space]
+    if any(c is None for c in columns):
+        return None
+    names = space.names
+    return (dict(zip(names, combo)) for combo in itertools.product(*columns))  # type: ignore[arg-type]

@@ -1,0 +1,25 @@
+"""Optuna's own reusable sampler test suites, run against SEKISampler (no LLM: mechanics only).
+
+The suites expect ``n_trials`` to be met even on a 3-value space, so the sampler runs with
+``stop_when_exhausted=False`` here (the stop itself is tested in ``test_spaces.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from optuna.samplers import BaseSampler
+from optuna.testing.pytest_samplers import (
+    BasicSamplerTestCase,
+    MultiObjectiveSamplerTestCase,
+    RelativeSamplerTestCase,
+)
+
+from optuna_llm_samplers import SEKISampler
+
+
+class TestSEKISamplerConformance(BasicSamplerTestCase, RelativeSamplerTestCase, MultiObjectiveSamplerTestCase):
+    @pytest.fixture
+    def sampler(self) -> Callable[[], BaseSampler]:
+        return lambda: SEKISampler(seed=0, use_llm=False, stop_when_exhausted=False)
