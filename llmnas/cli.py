@@ -114,6 +114,7 @@ def run_optuna(args: argparse.Namespace, table: Any | None) -> DemoResult:
     import optuna
 
     from optuna_llm_samplers import SEKISampler
+    from optuna_llm_samplers._sampler import CLAIM_KEY
 
     from .benchmarks.digits import DigitsCNN
 
@@ -136,15 +137,13 @@ def run_optuna(args: argparse.Namespace, table: Any | None) -> DemoResult:
     rows = []
     for t in study.trials:
         metrics = {k: v for k, v in t.user_attrs.items() if isinstance(v, (int, float))}
-        source = str(t.system_attrs.get("llmnas:source", ""))
+        source = str((t.system_attrs.get(CLAIM_KEY) or {}).get("source", "random"))
         rows.append(Row(t.number, dict(t.params), t.value, source, metrics))
     optimum = _optimum(table)
     return DemoResult("Optuna", task, rows, sampler.summary(), seconds, optimum)
 
 
 def run_nni(args: argparse.Namespace, table: Any | None) -> DemoResult:
-    import tempfile
-
     from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
     from nni_llm_strategies import SEKIStrategy
@@ -154,7 +153,6 @@ def run_nni(args: argparse.Namespace, table: Any | None) -> DemoResult:
                          "without it, run the demo with --host optuna.")
     from nni_llm_strategies.benchmarks import nas_bench_201_evaluator, nas_bench_201_space
 
-    os.environ.setdefault("NNI_CONFIG_DIR", tempfile.mkdtemp(prefix="llmnas-nni-"))
     strategy = SEKIStrategy(llm=args.llm, seed=args.seed, budget=args.budget)
     evaluator = nas_bench_201_evaluator(table.dataset, path=table.file, metric="valid_acc")
     config = NasExperimentConfig("sequential", "simplified")
@@ -164,8 +162,8 @@ def run_nni(args: argparse.Namespace, table: Any | None) -> DemoResult:
     experiment.run()
     seconds = time.perf_counter() - start
     rows = []
-    for i, record in enumerate(strategy.records()):
-        rows.append(Row(i, record["config"], record.get("score"), record.get("source", ""), record.get("metrics", {})))
+    for record in strategy.records():
+        rows.append(Row(record["number"], record["config"], record["score"], record["source"], record["metrics"]))
     return DemoResult("NNI", f"NAS-Bench-201 {table.dataset}", rows, strategy.summary(), seconds, _optimum(table))
 
 

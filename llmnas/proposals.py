@@ -159,7 +159,10 @@ class Context:
         counting the ``upcoming`` proposals of the batch being built."""
         if self.llm is None:
             return False
-        allowed = self.max_calls_per_proposal * (self.proposals_so_far + upcoming)
+        planned = self.proposals_so_far + upcoming
+        if self.budget is not None:  # proposals past the budget will never be evaluated
+            planned = min(planned, max(self.budget, self.proposals_so_far))
+        allowed = self.max_calls_per_proposal * planned
         return self.stats["llm_calls"] + 1 <= allowed + 1e-9
 
     def _seed(self) -> int:
@@ -278,9 +281,10 @@ class Context:
             self.stats.add_fallback(fallback_reason or "unknown", filled)
         n_llm = sum(p.source != "fallback" for p in accepted)
         logger.info(
-            "%s: batch of %d: %d from the LLM, %d from the fallback operator%s",
+            "%s: batch of %d: %d from the LLM, %d from the fallback operator%s; %d LLM calls for %d proposals so far",
             self.method_name, len(accepted), n_llm, len(accepted) - n_llm,
             f" ({fallback_reason})" if len(accepted) > n_llm else "",
+            self.stats["llm_calls"], self.proposals_so_far + len(accepted),
         )
         self.proposals_so_far += len(accepted)
         return accepted, answer

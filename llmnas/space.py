@@ -492,7 +492,8 @@ class SearchSpace:
         }
 
     def proposals_schema(self, n: int, *, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """JSON schema of an answer holding up to ``n`` proposals under ``"architectures"``.
+        """JSON schema of an answer holding exactly ``n`` proposals under ``"architectures"``
+        (small models given a range tend to stop at one).
 
         ``extra`` adds further top-level string properties (e.g. a method's reasoning) that
         come before the list, so a model writes its reasoning first.
@@ -501,7 +502,7 @@ class SearchSpace:
         properties["architectures"] = {
             "type": "array",
             "items": self.config_schema(),
-            "minItems": 1,
+            "minItems": max(1, n),
             "maxItems": max(1, n),
         }
         return {

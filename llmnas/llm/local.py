@@ -13,6 +13,7 @@ These are demo models: they produce schema-shaped JSON, not good designs.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import importlib.util
@@ -209,6 +210,9 @@ class LocalLLM(BaseLLM):
                 self._llama = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
             raise LLMError(f"{self.description}: could not load {path}: {exc}") from None
+        # Free the model before the interpreter tears down the modules llama's own __del__
+        # needs (it otherwise prints an "Exception ignored" traceback at exit).
+        atexit.register(_close_quietly, self._llama)
         # llama-cpp-python prints llama.cpp's log lines whose level is at or above this
         # logger's (Llama() resets it to ERROR); raise it so that nothing is printed.
         logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL + 1)
@@ -251,7 +255,21 @@ class LocalLLM(BaseLLM):
             mode="json_object" if schema is not None else "text",
         )
 
+    def close(self) -> None:
+        """Free the loaded model now (it is loaded again on the next call)."""
+        with self._llama_lock:
+            if self._llama is not None:
+                _close_quietly(self._llama)
+                self._llama = None
+
     def _init_transient(self) -> None:
         super()._init_transient()
         self._llama: Any = None
         self._llama_lock = threading.Lock()
+
+
+def _close_quietly(llama: Any) -> None:
+    try:
+        llama.close()
+    except Exception:  # noqa: BLE001 - best effort at shutdown
+        logger.debug("closing the embedded model failed", exc_info=True)

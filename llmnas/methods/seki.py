@@ -161,7 +161,7 @@ class SEKI(Method):
         proposals, answer = ctx.ask_proposals(
             prompts.inspiration_messages(ctx, examples, n), n, self.fallback,
             purpose="knowledge-inspiration",
-            extra_properties={"patterns": {"type": "string", "maxLength": 600}},
+            extra_properties={"patterns": {"type": "string", "maxLength": 400}},
         )
         patterns = answer.get("patterns")
         if isinstance(patterns, str) and patterns.strip():

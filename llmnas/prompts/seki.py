@@ -9,7 +9,7 @@ from .common import format_observation, numbered, system_message, task_block, tr
 
 STRATEGY_SCHEMA = {
     "type": "object",
-    "properties": {"strategy": {"type": "string", "maxLength": 800}},
+    "properties": {"strategy": {"type": "string", "maxLength": 600}},
     "required": ["strategy"],
     "additionalProperties": False,
 }
