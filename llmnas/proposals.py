@@ -131,6 +131,7 @@ class Context:
     method_name: str = "method"
     taken: set = field(default_factory=set)
     last_miss: str = ""  # why the last ask_json returned None
+    llm_unavailable: str = ""  # why there is no LLM when one was asked for (spec failed to resolve)
 
     def __post_init__(self) -> None:
         keys = {self.space.key(o.config) for o in self.history}
@@ -193,6 +194,11 @@ class Context:
             self.last_miss = "LLM call failed or answer unusable"
             logger.warning("%s: the %s call failed: %s", self.method_name, purpose, exc)
             return None
+        except Exception as exc:  # a user's LLM object may raise anything: never lose a proposal
+            self.stats.add("llm_errors")
+            self.last_miss = "LLM call failed or answer unusable"
+            logger.warning("%s: the %s call raised %s: %s", self.method_name, purpose, type(exc).__name__, exc)
+            return None
         if response.truncated:
             self.stats.add("truncated_answers")
         if response.data is None:
@@ -217,7 +223,7 @@ class Context:
         accepted: list[Proposal] = []
         answer: dict[str, Any] = {}
         conversation = list(messages)
-        fallback_reason = "no LLM configured" if self.llm is None else ""
+        fallback_reason = self._no_llm_reason() if self.llm is None else ""
         for attempt in range(2):
             wanted = n - len(accepted)
             if wanted <= 0:
@@ -291,8 +297,11 @@ class Context:
 
     def _why_no_answer(self) -> str:
         if self.llm is None:
-            return "no LLM configured"
+            return self._no_llm_reason()
         return self.last_miss or "LLM call failed or answer unusable"
+
+    def _no_llm_reason(self) -> str:
+        return f"LLM unavailable ({self.llm_unavailable})" if self.llm_unavailable else "no LLM configured"
 
 
 def _compact_json(data: Any) -> str:
@@ -305,7 +314,10 @@ def _compact_json(data: Any) -> str:
 
 
 def _reask_text(problems: Iterable[str], missing: int) -> str:
-    listed = "\n".join(f"- {p}" for p in list(problems)[:12])
+    problems = list(problems)
+    if not problems:
+        problems = [f"the answer held fewer architectures than asked for ({missing} missing)"]
+    listed = "\n".join(f"- {p}" for p in problems[:12])
     return (
         "Some of those architectures cannot be used:\n"
         f"{listed}\n"

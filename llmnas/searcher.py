@@ -68,13 +68,21 @@ class Searcher:
                 "llm must be an LLM object, a spec string ('local', 'openai:<model>', "
                 f"'http://host:port/v1') or None; got {type(llm).__name__}."
             )
-        if max_calls_per_proposal <= 0:
-            raise ValueError(f"max_calls_per_proposal must be > 0, got {max_calls_per_proposal}.")
-        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+        if isinstance(llm, str):
+            from .llm.resolve import check_llm_spec
+
+            check_llm_spec(llm)  # a typo is an error now, not a silent fallback later
+        if not isinstance(max_calls_per_proposal, (int, float)) or max_calls_per_proposal <= 0:
+            raise ValueError(f"max_calls_per_proposal must be a number > 0, got {max_calls_per_proposal!r}.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}.")
+        if temperature is not None and (
+            isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2
+        ):
+            raise ValueError(f"temperature must be a number in [0, 2] or None, got {temperature!r}.")
         self.method = method
         self.llm_spec = llm
-        self.seed = seed
+        self.seed = None if seed is None else int(seed)
         self.task = task
         self.max_calls_per_proposal = max_calls_per_proposal
         self.temperature = temperature
@@ -83,6 +91,8 @@ class Searcher:
         self.rng = np.random.default_rng(seed)
         self.proposals_made = 0
         self._llm: LLM | None = None
+        self._llm_unavailable = ""  # why the LLM could not be set up (then the method runs without it)
+        self._past_budget_logged = False
         self._buffer: list[Proposal] = []
         self._lock = threading.RLock()
 
@@ -90,12 +100,20 @@ class Searcher:
     @property
     def llm(self) -> LLM | None:
         """The resolved LLM (resolved on first use), or ``None`` when the LLM is off."""
-        if not self.use_llm:
+        if not self.use_llm or self._llm_unavailable:
             return None
         if self._llm is None:
             from .llm.resolve import resolve_llm
 
-            self._llm = resolve_llm(self.llm_spec, seed=self.seed)
+            try:
+                self._llm = resolve_llm(self.llm_spec, seed=self.seed)
+            except Exception as exc:  # no key, endpoint down, ...: search on without the LLM
+                self._llm_unavailable = f"{type(exc).__name__}: {exc}"
+                logger.warning(
+                    "%s: the LLM could not be set up (%s); proposals come from the method's own "
+                    "operators for the rest of this run.", self.method.name, self._llm_unavailable,
+                )
+                return None
         return self._llm
 
     # -- proposing ---------------------------------------------------------------------------
@@ -130,25 +148,61 @@ class Searcher:
                 want = max(n - len(self._buffer), self.method.batch_size)
                 if budget is not None:  # proposals past the budget would cost LLM calls for nothing
                     left = budget - len(history) - len(pending) - len(self._buffer)
-                    want = max(n - len(self._buffer), min(want, left))
+                    if left > 0:
+                        want = max(n - len(self._buffer), min(want, left))
+                    else:  # the host runs past the plan: keep asking in batches, plan unknown
+                        budget = None
+                        if not self._past_budget_logged:
+                            self._past_budget_logged = True
+                            logger.warning(
+                                "%s: the study runs past the planned budget; pass budget= to match "
+                                "the number of trials (the method's stages are planned from it).",
+                                self.method.name,
+                            )
+                llm = self.llm
                 ctx = Context(
-                    space=space, history=history, knowledge=knowledge, llm=self.llm, rng=self.rng,
+                    space=space, history=history, knowledge=knowledge, llm=llm, rng=self.rng,
                     pending=list(pending) + [p.config for p in self._buffer], budget=budget,
                     task=self.task, host_validator=host_validator, stats=self.stats,
                     max_calls_per_proposal=self.max_calls_per_proposal,
                     proposals_so_far=self.proposals_made, temperature=self.temperature,
-                    method_name=self.method.name,
+                    method_name=self.method.name, llm_unavailable=self._llm_unavailable,
                 )
-                new = self.method.propose(ctx, want)
+                try:
+                    new = self.method.propose(ctx, want)
+                except Exception:  # a method bug must not cost the host a trial
+                    logger.exception("%s: proposing failed; using the method's own operator", self.method.name)
+                    new = self._fallback(ctx, want, "the method raised an error")
+                if not new and not ctx.exhausted():
+                    new = self._fallback(ctx, want, "host rejected the operator's configurations", tries=20)
                 self.proposals_made = ctx.proposals_so_far
                 self._buffer.extend(new)
             if not self._buffer:
                 raise SpaceExhausted(
-                    f"{self.method.name}: every configuration of the search space "
-                    f"({space.size():g}) has been tried or is running."
+                    f"{self.method.name}: no new valid configuration is left in the search space "
+                    f"({space.size():g} configurations; tried, running or rejected by the host)."
                 )
             served, self._buffer = self._buffer[:n], self._buffer[n:]
             return served
+
+    def _fallback(self, ctx: Context, n: int, reason: str, tries: int = 1) -> list[Proposal]:
+        """New valid configurations from the method's operator, then random ones checked one
+        by one against the host's rules (a constrained space may reject most of them)."""
+        out: list[Proposal] = []
+        for config in self.method.fallback(ctx, n, ctx.taken)[:n]:
+            if ctx.is_new(config) and not ctx.problems(config):
+                ctx.take(config)
+                out.append(Proposal(config, "fallback", reason))
+        budget = tries * 100 * max(1, n)
+        while len(out) < n and budget > 0 and not ctx.exhausted():
+            budget -= 1
+            config = ctx.space.sample(ctx.rng)
+            if ctx.is_new(config) and not ctx.problems(config):
+                ctx.take(config)
+                out.append(Proposal(config, "fallback", reason))
+        ctx.stats.add_fallback(reason, len(out))
+        ctx.proposals_so_far += len(out)
+        return out
 
     def forget_buffer(self) -> None:
         """Drop buffered proposals (e.g. when the host's space changed)."""

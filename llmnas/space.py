@@ -243,9 +243,14 @@ class Float:
             raise ValueError(f"{self.name}: expected a number, got {value!r}") from None
         if self.step is not None and math.isfinite(number):
             # Snap to the host's grid (LLMs write 0.3012 or 0.30000000000000004 for 0.3).
-            k = round((number - self.low) / self.step)
-            number = float(self.low + k * self.step)
+            number = self._grid_value(round((number - self.low) / self.step))
         return number
+
+    def _grid_value(self, k: int) -> float:
+        """The k-th grid point, rounded (``0.1 * 3`` is 0.30000000000000004) and clamped."""
+        assert self.step is not None
+        value = round(self.low + k * self.step, 12)
+        return float(min(max(value, self.low), self.high))
 
     def errors(self, value: Any) -> list[str]:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
@@ -273,7 +278,7 @@ class Float:
             return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
         if self.step is not None:
             n = int(math.floor((self.high - self.low) / self.step + 1e-9))
-            return float(self.low + self.step * int(rng.integers(n + 1)))
+            return self._grid_value(int(rng.integers(n + 1)))
         return float(rng.uniform(self.low, self.high))
 
     def size(self) -> float:
@@ -282,6 +287,8 @@ class Float:
         return 1.0 if self.low == self.high else math.inf
 
     def key(self, value: Any) -> Any:
+        if self.step is not None:  # the grid index: 0.9 and 0.8999999999999999 are one value
+            return round((float(value) - self.low) / self.step)
         return float(value)
 
 

@@ -58,6 +58,8 @@ class SEKIStrategy(LLMStrategy):
         current: which architecture self-evolution refines: ``"best"`` (the best so far, latest
             on ties) or ``"latest"``. The paper does not say [ours: ``"best"``].
         use_llm: ``False`` runs SEKI's fallback operators only (an ablation).
+        temperature: sampling temperature sent to the LLM (``None``: the backend's default).
+        max_calls_per_proposal: the LLM call budget, calls per proposed architecture (0.5).
     """
 
     def __init__(
@@ -74,6 +76,8 @@ class SEKIStrategy(LLMStrategy):
         batch_size: int = 5,
         current: Literal["best", "latest"] = "best",
         use_llm: bool = True,
+        temperature: float | None = None,
+        max_calls_per_proposal: float = 0.5,
     ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive integer or None, got {budget!r}.")
@@ -84,4 +88,5 @@ class SEKIStrategy(LLMStrategy):
         )
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
+            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal,
         )

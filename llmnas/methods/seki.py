@@ -68,6 +68,10 @@ class SEKI(Method):
         batch_size: int = 5,
         current: Literal["best", "latest"] = "best",
     ) -> None:
+        for name, value in (("budget", budget), ("top_k", top_k), ("n_inspiration", n_inspiration),
+                            ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be an integer, got {value!r}.")
         if budget < 1:
             raise ValueError(f"budget must be >= 1, got {budget}.")
         if not 0.0 <= self_evolution_fraction <= 1.0:

@@ -167,3 +167,67 @@ def test_state_dict_round_trip_keeps_rng_buffer_and_counts(fake_openai):
     b = clone.next_proposals(SPACE, history, [p.config], InMemoryKnowledge(), n=4)
     assert [x.config for x in a] == [x.config for x in b]
     assert clone.summary()["pipeline"]["llm_calls"] == searcher.summary()["pipeline"]["llm_calls"]
+
+
+class ExplodingLLM:
+    """A user's own LLM object whose calls raise something other than LLMError."""
+
+    description = "exploding"
+
+    def __init__(self) -> None:
+        from llmnas.llm import UsageMeter
+
+        self.usage = UsageMeter()
+        self.calls = 0
+
+    def complete(self, messages, **kwargs):
+        self.calls += 1
+        raise RuntimeError("boom")
+
+
+def test_a_custom_llm_that_raises_anything_costs_no_proposal():
+    llm = ExplodingLLM()
+    searcher = Searcher(SEKI(budget=10), llm=llm, seed=0)
+    history = run(searcher, 10)
+    assert len({SPACE.key(o.config) for o in history}) == 10
+    assert llm.calls >= 1 and searcher.summary()["pipeline"]["llm_errors"] == llm.calls
+
+
+@pytest.mark.parametrize("spec", ["opnai:gpt-4o", "openai:", "local:", "ftp://host/v1", "gpt-4o"])
+def test_a_malformed_llm_spec_is_refused_at_construction(spec):
+    with pytest.raises(ValueError, match="llm must be one of|empty name"):
+        Searcher(SEKI(), llm=spec)
+
+
+def test_an_llm_that_cannot_be_set_up_degrades_once_with_a_warning(caplog, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    searcher = Searcher(SEKI(budget=10), llm="http://127.0.0.1:9/v1", seed=0)  # nothing listens on port 9
+    history = run(searcher, 10)
+    assert len({SPACE.key(o.config) for o in history}) == 10
+    assert sum("could not be set up" in r.getMessage() for r in caplog.records) == 1
+    reasons = searcher.summary()["pipeline"]["fallback_reasons"]
+    assert all(r.startswith("LLM unavailable") for r in reasons) and sum(reasons.values()) == 10
+
+
+def test_a_space_the_host_mostly_rejects_is_not_reported_exhausted():
+    from llmnas import Integer
+
+    space = SearchSpace([Integer("x", 0, 9999)])
+    feasible = lambda config: [] if config["x"] % 100 == 0 else ["x must be a multiple of 100"]  # noqa: E731
+    history, knowledge = History(), InMemoryKnowledge()
+    for seed in range(5):
+        searcher = Searcher(SEKI(budget=20), seed=seed, use_llm=False)
+        [p] = searcher.next_proposals(space, history, [], knowledge, host_validator=feasible)
+        assert p.config["x"] % 100 == 0
+
+
+def test_past_the_planned_budget_the_llm_is_still_asked_in_batches(fake_openai):
+    searcher = Searcher(SEKI(budget=10), llm=llm_for(fake_openai), seed=0)
+    history, knowledge = History(), InMemoryKnowledge()
+    while len(history) < 30:
+        [p] = searcher.next_proposals(SPACE, history, [], knowledge, budget=10)
+        history.add(Observation(p.config, (score(p.config),)))
+    sizes = [r.body["response_format"]["json_schema"]["schema"]["properties"]["architectures"]["maxItems"]
+             for r in fake_openai.chat_requests if "architectures" in json.dumps(r.body.get("response_format", {}))]
+    assert sizes and min(sizes[-3:]) >= 2, sizes
+    assert len(fake_openai.chat_requests) <= 15

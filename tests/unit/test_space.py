@@ -164,3 +164,13 @@ def test_non_json_choices_are_shown_as_text_and_decoded_back():
     dim = Categorical("block", blocks)
     assert dim.encoded_choices == ["Block(k=3)", "Block(k=5)"]
     assert dim.decode("Block(k=5)") is blocks[1]
+
+
+def test_stepped_floats_snap_to_clean_grid_values_and_share_keys():
+    dim = Float("x", 0.0, 0.3, step=0.1)
+    assert dim.decode(0.3) == 0.3 and dim.errors(dim.decode(0.3)) == []
+    assert dim.decode("0.2987") == 0.3
+    rng = np.random.default_rng(0)
+    assert all(dim.errors(dim.sample(rng)) == [] for _ in range(200))
+    other = Float("y", 0.1, 0.9, step=0.2)
+    assert other.key(0.9) == other.key(0.8999999999999999)
