@@ -341,12 +341,12 @@ class NasBench201Table:
     """The numeric metrics, usable in :meth:`objective`, :meth:`optimum`, :meth:`rank`…"""
 
     description: str = (
-        "NAS-Bench-201 cell: 4 nodes; node 0 is the cell input, node 3 its output. Edge "
+        "A cell of 4 nodes; node 0 is the cell input, node 3 its output. Edge "
         "cell/i_j applies an op to node i's output and feeds node j; a node sums its incoming "
         "edges. The network stacks the cell 15 times (3 stages of 5 cells with 16, 32 and 64 "
         "channels, a residual block between stages)."
     )
-    """A short text about the space's structure, for prompts."""
+    """A short text about the space's structure, fit for prompts (it names no benchmark)."""
 
     def __init__(
         self,

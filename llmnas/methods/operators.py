@@ -59,15 +59,16 @@ def mutate_value(dim: Dimension, value: Any, rng: np.random.Generator) -> Any:
 
 
 def mutate(space: SearchSpace, config: Config, rng: np.random.Generator, n_dims: int = 1) -> Config:
-    """``config`` with ``n_dims`` randomly chosen dimensions changed."""
-    child = dict(config)
-    mutable = [d for d in space if d.size() > 1]
+    """``config`` with ``n_dims`` randomly chosen dimensions changed. Dimensions the parent
+    lacks (a conditional space) are filled at random first and are not counted as mutated."""
+    child = {d.name: config[d.name] if d.name in config else d.sample(rng) for d in space}
+    mutable = [d for d in space if d.size() > 1 and d.name in config] or [d for d in space if d.size() > 1]
     if not mutable:
         return child
     picks = rng.choice(len(mutable), size=min(n_dims, len(mutable)), replace=False)
     for i in picks:
         dim = mutable[int(i)]
-        child[dim.name] = mutate_value(dim, child.get(dim.name, dim.sample(rng)), rng)
+        child[dim.name] = mutate_value(dim, child[dim.name], rng)
     return child
 
 

@@ -85,3 +85,13 @@ def test_searcher_is_deterministic_for_a_seed_and_refuses_bad_arguments():
 def test_seki_checks_its_arguments(kwargs):
     with pytest.raises(ValueError):
         SEKI(**kwargs)
+
+
+def test_mutating_a_conditional_parent_fills_what_it_lacks_and_changes_what_it_used():
+    rng = np.random.default_rng(4)
+    space = SearchSpace([Integer("n_layers", 1, 3), Integer("u1", 1, 100), Integer("u2", 1, 100)])
+    parent = {"n_layers": 1, "u1": 50}  # u2 unused by this trial
+    for _ in range(50):
+        child = mutate(space, parent, rng, n_dims=1)
+        assert space.validate(child) == []
+        assert child["n_layers"] != 1 or child["u1"] != 50, "a dimension the parent used changed"
