@@ -1,6 +1,7 @@
 """The search methods: each a function of history and knowledge, host-agnostic."""
 
 from .base import Method
+from .gpt_ea import GPTEA, LLMPrior, Prior, TransformerPrior, mask_rate
 from .seki import SEKI
 
-__all__ = ["Method", "SEKI"]
+__all__ = ["GPTEA", "LLMPrior", "Method", "Prior", "SEKI", "TransformerPrior", "mask_rate"]
