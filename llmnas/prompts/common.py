@@ -54,8 +54,9 @@ def numbered(ctx: Context, observations: Iterable[Observation]) -> str:
     return "\n".join(lines) if lines else "(none yet)"
 
 
-def tried_block(ctx: Context, *, top: int = 8, recent: int = 8) -> str:
-    """The best and the most recent trials (bounded), plus the ones still running."""
+def tried_block(ctx: Context, *, top: int = 8, recent: int = 8, failures: int = 4) -> str:
+    """The best and the most recent trials, the latest failures and the running ones; each
+    list bounded, so the prompt does not grow with the study."""
     shown: list[Observation] = []
     seen: set = set()
     for obs in ctx.history.top(top) + ctx.history.recent(recent):
@@ -64,6 +65,10 @@ def tried_block(ctx: Context, *, top: int = 8, recent: int = 8) -> str:
             seen.add(key)
             shown.append(obs)
     text = f"Tried so far ({len(ctx.history)} in all; the best and the latest):\n{numbered(ctx, shown)}"
+    failed = [o for o in ctx.history if o.state == TrialState.FAILED and ctx.space.key(o.config) not in seen]
+    if failed:
+        lines = "\n".join(f"- {format_observation(ctx, o)}" for o in failed[-failures:])
+        text += f"\nFailed to train or evaluate ({len(failed)} more; the latest):\n{lines}"
     if ctx.pending:
         running = "\n".join(f"- {ctx.space.format_config(c)}" for c in ctx.pending[:recent])
         text += f"\nBeing evaluated now (do not repeat):\n{running}"

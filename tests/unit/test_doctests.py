@@ -9,7 +9,7 @@ import pytest
 
 MODULES = [
     "llmnas.space", "llmnas.history", "llmnas.knowledge", "llmnas.searcher",
-    "llmnas.methods.seki", "llmnas.methods.gpt_ea", "llmnas.llm.resolve", "llmnas.benchmarks.digits",
+    "llmnas.methods.seki", "llmnas.methods.gpt_ea", "llmnas.methods.lapt", "llmnas.llm.resolve", "llmnas.benchmarks.digits",
 ]
 
 

@@ -1,0 +1,609 @@
+"""LAPT: learn design principles, search a refined space, adapt them (arXiv 2408.11330, AAAI 2025).
+
+- **Stage A, learn.** The LLM sees the search space and the best architectures of a *source*
+  (bounded: the top 50), reasons step by step and writes design principles in words plus a
+  per-dimension **whitelist**: at most ``max_options`` values of each categorical dimension and
+  a sub-range of each numeric one. The whitelist is the **refined search space**.
+- **Stage B, search.** Regularized evolution (REA) inside the refined space: the population is
+  the most recent ``population`` evaluated architectures that lie in the refined space (random
+  refined ones while it is short), a tournament of ``tournament_size`` picks the parent, one
+  dimension is mutated within its whitelist, duplicates are never proposed. When the refined
+  space is exhausted, proposals come from the full space (logged).
+- **Adaptation** every ``adapt_every`` evaluations: if the best improved since the last
+  revision, the LLM gets the top ``top_n`` found and updates principles and whitelist; if not,
+  it starts again from the *original* principles and suggests other options.
+
+The LLM only learns and adapts principles; every proposal comes from REA (or, before
+principles exist in a warm start, from the fallback operator). An LLM that fails or is over
+its call budget changes nothing but the principles: the current ones are kept (logged).
+
+**The principles artifact** is JSON: ``{"format", "text", "whitelist", "max_options",
+"provenance"}``, where ``whitelist`` maps a categorical dimension to a list of its (JSON)
+values and a numeric one to ``{"low", "high"}`` (multi-choice dimensions are never restricted)
+and ``provenance`` says what it was learned from (``source``), how (``kind``: ``given``,
+``learned``, ``updated``, ``explored``, ``kept``, ``default``), at which step, and every repair
+made to the LLM's whitelist. Each version is a knowledge entry ``lapt/principles/<step>``
+(first writer wins); the step is a function of ``len(history)``, so workers agree on it.
+Export the knowledge store (or :meth:`LAPT.principles`) and pass it as ``source=`` of another
+study, in either host.
+
+**Whitelist check.** Every whitelist the LLM writes is checked against the data it was shown:
+a value that every one of the top ``check_top_k`` architectures uses for a dimension but the
+whitelist excludes is added back (a WARNING says so; the dimension may then hold one more
+value than ``max_options``); an invalid, empty or missing entry means the full dimension
+(logged); values past ``max_options`` are dropped (logged).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..history import History, Observation
+from ..knowledge import FORMAT as KNOWLEDGE_FORMAT
+from ..knowledge import KnowledgeStore
+from ..prompts import lapt as prompts
+from ..proposals import Context, Proposal
+from ..space import Categorical, Config, Float, Integer, SearchSpace
+from .base import Method
+from .operators import mutate, tournament
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "llmnas-lapt-principles/1"
+KEY = "lapt/principles"
+_ENUMERATE_LIMIT = 50_000  # refined spaces up to this size are enumerated once random draws fail
+_LARGE_SPACE = 100_000  # max_options=None: 2 options up to this many configurations, else 3
+
+
+class LAPT(Method):
+    """LAPT as a host-agnostic method (hosts wrap it for NNI and Optuna).
+
+    Args:
+        source: where the principles come from.
+            ``None``: warm start [ours]: the first ``warmup`` evaluations of this study are
+            proposed by the fallback operator (mutation of good ones, else random; logged as a
+            warm start), then principles are learned from them. A list of ``(config, score)``
+            pairs or a :class:`~llmnas.History`: evaluated architectures of a *source* task
+            (e.g. a tabular benchmark's top-50 on another dataset; the paper learns on
+            NAS-Bench-201 CIFAR-10 and searches CIFAR-100 [paper]); principles are learned from
+            its best ``n_source_shown``. A principles dict (see the module docstring), or the
+            path of a JSON file holding one or an exported knowledge store: used as is, with no
+            learning call. Source and target should be distinct tasks (the released NB201
+            script learns on the target itself, a leak not reproduced here [paper]).
+        source_description: words for the prompt and the provenance (no benchmark names).
+        source_direction: ``"maximize"`` or ``"minimize"`` for ``(config, score)`` pairs
+            (``None``: the study's direction).
+        warmup: evaluations before learning in a warm start. 10 [ours].
+        max_options: the most values a whitelist keeps per categorical dimension. The paper
+            uses 2 on NAS-Bench-201 (15,625 architectures) and 3 on TransNAS-Bench-101
+            [paper]; ``None`` [ours] picks 2 for spaces up to 100,000 configurations, else 3.
+        population: REA population. 5 on NAS-Bench-201, 10 on TransNAS-Bench-101 [paper].
+        tournament_size: REA tournament. 2 on NAS-Bench-201, 5 on TransNAS-Bench-101 [paper].
+        adapt_every: K, evaluations between adaptations. 5 on NAS-Bench-201, 10 on
+            TransNAS-Bench-101 [paper].
+        top_n: architectures found shown when updating. 5 on NAS-Bench-201, 15 on
+            TransNAS-Bench-101 [paper].
+        n_source_shown: source architectures shown when learning: the top 50 [paper].
+        check_top_k: the whitelist check's k (see the module docstring). 5 [ours].
+        batch_size: proposals per call of :meth:`propose`. 5 [ours].
+
+    Paper facts [paper]: official code milkmilk511/LAPT; gpt-4-32k at temperature 0 on
+    NAS-Bench-201 (gemini-1.5-pro at temperature 1 on TransNAS-Bench-101); budgets of 20
+    (NB201) and 50 (TransNAS) evaluations. Pass ``temperature=0`` to the host/Searcher to match.
+
+    Example:
+        >>> from llmnas import Categorical, History, InMemoryKnowledge, SearchSpace, Searcher
+        >>> from llmnas.methods.lapt import LAPT
+        >>> space = SearchSpace([Categorical(f"e{i}", ["none", "skip", "conv"]) for i in range(3)])
+        >>> principles = {"text": "convolutions everywhere help",
+        ...               "whitelist": {"e0": ["conv", "skip"], "e1": ["conv"], "e2": ["conv"]}}
+        >>> searcher = Searcher(LAPT(source=principles, batch_size=2), llm=None, use_llm=False, seed=0)
+        >>> knowledge = InMemoryKnowledge()
+        >>> proposals = searcher.next_proposals(space, History(), [], knowledge, n=2)
+        >>> sorted(p.config["e0"] for p in proposals), {p.config["e1"] for p in proposals}
+        (['conv', 'skip'], {'conv'})
+        >>> LAPT.principles(knowledge)["provenance"]["kind"]
+        'given'
+    """
+
+    name = "LAPT"
+
+    def __init__(
+        self,
+        *,
+        source: Any = None,
+        source_description: str | None = None,
+        source_direction: str | None = None,
+        warmup: int = 10,
+        max_options: int | None = None,
+        population: int = 5,
+        tournament_size: int = 2,
+        adapt_every: int = 5,
+        top_n: int = 5,
+        n_source_shown: int = 50,
+        check_top_k: int = 5,
+        batch_size: int = 5,
+    ) -> None:
+        for name, value in (("warmup", warmup), ("population", population), ("tournament_size", tournament_size),
+                            ("adapt_every", adapt_every), ("top_n", top_n), ("n_source_shown", n_source_shown),
+                            ("check_top_k", check_top_k), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+        if max_options is not None and (isinstance(max_options, bool) or not isinstance(max_options, int)
+                                        or max_options < 1):
+            raise ValueError(f"max_options must be an integer >= 1 or None (automatic), got {max_options!r}.")
+        if tournament_size > population:
+            raise ValueError(f"tournament_size ({tournament_size}) cannot exceed population ({population}).")
+        if source_direction not in (None, "maximize", "minimize"):
+            raise ValueError(f"source_direction must be 'maximize', 'minimize' or None, got {source_direction!r}.")
+        if source_description is not None and not isinstance(source_description, str):
+            raise ValueError(f"source_description must be a string or None, got {type(source_description).__name__}.")
+        self.source_pairs: list[tuple[dict[str, Any], Any]] | None = None
+        self.source_history: History | None = None
+        self.given: dict[str, Any] | None = None
+        if isinstance(source, (str, Path)):
+            source = self.load_principles(source)
+        if source is None:
+            pass
+        elif isinstance(source, History):
+            if not source.usable:
+                raise ValueError("source History has no evaluated architecture; pass None for a warm start.")
+            self.source_history = source
+        elif isinstance(source, Mapping):
+            if not isinstance(source.get("whitelist"), Mapping):
+                raise ValueError('a principles dict needs a "whitelist" mapping of dimension names to values.')
+            self.given = json.loads(json.dumps(dict(source)))
+        elif isinstance(source, (list, tuple)):
+            pairs = []
+            for item in source:
+                if (not isinstance(item, (list, tuple)) or len(item) != 2 or not isinstance(item[0], Mapping)
+                        or isinstance(item[1], bool) or not isinstance(item[1], (int, float))
+                        or not math.isfinite(item[1])):
+                    raise ValueError(f"source pairs must be (config dict, finite score), got {item!r}.")
+                pairs.append((dict(item[0]), float(item[1])))
+            if not pairs:
+                raise ValueError("source is an empty list; pass None for a warm start.")
+            self.source_pairs = pairs
+        else:
+            raise ValueError(
+                "source must be None (warm start), a list of (config, score) pairs, a History, a "
+                f"principles dict or the path of a principles file; got {type(source).__name__}."
+            )
+        self.source_description = source_description
+        self.source_direction = source_direction
+        self.warmup = warmup
+        self.max_options = max_options
+        self.population = population
+        self.tournament_size = tournament_size
+        self.adapt_every = adapt_every
+        self.top_n = top_n
+        self.n_source_shown = n_source_shown
+        self.check_top_k = check_top_k
+        self.batch_size = batch_size
+
+    # -- settings and the artifact -------------------------------------------------------------
+    @property
+    def source_kind(self) -> str:
+        if self.given is not None:
+            return "principles"
+        if self.source_pairs is not None or self.source_history is not None:
+            return "architectures"
+        return "warm-start"
+
+    @property
+    def learn_step(self) -> int:
+        """The step whose principles are the original ones: 0 with a source, else ``warmup``."""
+        return self.warmup if self.source_kind == "warm-start" else 0
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "source": self.source_kind, "warmup": self.warmup if self.source_kind == "warm-start" else 0,
+            "max_options": self.max_options if self.max_options is not None else "auto",
+            "population": self.population, "tournament_size": self.tournament_size,
+            "adapt_every": self.adapt_every, "top_n": self.top_n, "n_source_shown": self.n_source_shown,
+            "check_top_k": self.check_top_k, "batch_size": self.batch_size,
+        }
+
+    def options_for(self, space: SearchSpace) -> int:
+        if self.max_options is not None:
+            return self.max_options
+        return 2 if space.size() <= _LARGE_SPACE else 3
+
+    @staticmethod
+    def principles(where: Context | KnowledgeStore) -> dict[str, Any] | None:
+        """The latest principles in a context's (or a store's) knowledge, or ``None``."""
+        knowledge = where.knowledge if isinstance(where, Context) else where
+        latest = knowledge.latest(KEY)
+        return latest[1] if latest else None
+
+    @staticmethod
+    def load_principles(path: str | Path) -> dict[str, Any]:
+        """Principles from a JSON file: a principles dict or an exported knowledge store (its
+        latest ``lapt/principles`` entry)."""
+        try:
+            document = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot read principles: {exc}") from None
+        if isinstance(document, dict) and document.get("format") == KNOWLEDGE_FORMAT:
+            from ..knowledge import InMemoryKnowledge
+
+            found = LAPT.principles(InMemoryKnowledge(document.get("entries") or {}))
+            if found is None:
+                raise ValueError(f"{path}: the knowledge file holds no {KEY}/<step> entry.")
+            return found
+        if not isinstance(document, dict) or not isinstance(document.get("whitelist"), dict):
+            raise ValueError(f'{path}: not a principles file (expected an object with a "whitelist").')
+        return document
+
+    # -- proposing -----------------------------------------------------------------------------
+    def propose(self, ctx: Context, n: int) -> list[Proposal]:
+        if self.source_kind == "warm-start" and len(ctx.history) < self.warmup:
+            reason = f"LAPT warm start ({len(ctx.history)} of {self.warmup} evaluations before learning)"
+            logger.info("LAPT: warm start: no source given; proposing with the fallback operator until %d "
+                        "evaluations, then learning principles from them (%d so far).", self.warmup, len(ctx.history))
+            return _emit(ctx, self.fallback(ctx, n, set(ctx.taken)), "fallback", reason)
+        principles = self._current_principles(ctx, n)
+        return self._evolve(ctx, n, principles)
+
+    def _current_principles(self, ctx: Context, upcoming: int) -> dict[str, Any]:
+        j = (len(ctx.history) - self.learn_step) // self.adapt_every
+        point = self.learn_step + j * self.adapt_every
+        stored = ctx.knowledge.get(f"{KEY}/{point}")
+        if stored is not None:
+            return stored
+        latest = ctx.knowledge.latest(KEY)
+        if latest is not None and latest[0] > point:  # another worker is ahead: use its version
+            return latest[1]
+        if j == 0 or latest is None:
+            learned = self._learn(ctx, upcoming)
+            if j == 0:
+                return learned
+        return self._adapt(ctx, point, upcoming)
+
+    # -- stage A -------------------------------------------------------------------------------
+    def _source_data(self, ctx: Context) -> tuple[History, str]:
+        if self.source_history is not None:
+            data = History((_decoded(ctx.space, o) for o in self.source_history), self.source_history.directions)
+            return _usable_history(data), self.source_description or "a related task"
+        if self.source_pairs is not None:
+            direction = self.source_direction or ctx.history.directions[0]
+            data = History(directions=(direction,))
+            dropped = 0
+            for config, score in self.source_pairs:
+                decoded, errors = ctx.space.decode(config)
+                if errors:
+                    dropped += 1
+                else:
+                    data.add(Observation(decoded, (score,)))
+            if dropped:
+                logger.warning("LAPT: %d of %d source architectures do not fit the search space; ignored.",
+                               dropped, len(self.source_pairs))
+            return data, self.source_description or "a related task"
+        first = list(ctx.history)[: self.warmup]
+        description = f"the first {len(first)} evaluations of this study (warm start)"
+        return History(first, ctx.history.directions), self.source_description or description
+
+    def _learn(self, ctx: Context, upcoming: int) -> dict[str, Any]:
+        key = f"{KEY}/{self.learn_step}"
+        stored = ctx.knowledge.get(key)
+        if stored is not None:
+            return stored
+        options = self.options_for(ctx.space)
+        if self.given is not None:
+            whitelist, notes = normalize_whitelist(ctx.space, self.given.get("whitelist", {}), None, None, 0)
+            provenance = dict(self.given.get("provenance") or {})
+            value = _artifact(self.given.get("text", ""), whitelist, options, {
+                "source": provenance.get("source", self.source_description or "given principles"),
+                "kind": "given", "step": self.learn_step, "given_provenance": provenance, "notes": notes,
+            })
+            _log_notes(notes)
+            logger.info("LAPT: using the given principles (no learning call): %s", _short(value["text"]))
+            return ctx.knowledge.put(key, value)
+        data, description = self._source_data(ctx)
+        if not data.usable:
+            logger.warning("LAPT: the source holds no evaluated architecture; searching the full space.")
+            return _artifact("", full_whitelist(ctx.space), options,
+                             {"source": description, "kind": "default", "step": self.learn_step, "notes": []})
+        if self.source_kind == "warm-start":
+            logger.info("LAPT: warm start: learning principles from %s.", description)
+        examples = data.top(self.n_source_shown)
+        answer = ctx.ask_json(prompts.learn_messages(ctx, data, examples, description, options),
+                              prompts.principles_schema(ctx.space, options), purpose="principles", upcoming=upcoming)
+        value = self._from_answer(ctx, answer, data, options, kind="learned", step=self.learn_step, source=description)
+        if value is None:
+            logger.warning("LAPT: learning principles failed (%s); searching the full space until the next "
+                           "adaptation.", ctx.last_miss or "no usable answer")
+            value = _artifact("", full_whitelist(ctx.space), options, {
+                "source": description, "kind": "default", "step": self.learn_step,
+                "reason": ctx.last_miss or "no usable answer", "notes": []})
+        return ctx.knowledge.put(key, value)
+
+    # -- adaptation ----------------------------------------------------------------------------
+    def _adapt(self, ctx: Context, point: int, upcoming: int) -> dict[str, Any]:
+        latest = ctx.knowledge.latest(KEY)
+        assert latest is not None
+        last_step, current = latest
+        original = ctx.knowledge.get(f"{KEY}/{self.learn_step}") or current
+        observations = list(ctx.history)
+        now = History(observations[:point], ctx.history.directions).best()
+        before = History(observations[:last_step], ctx.history.directions).best() if last_step > 0 else None
+        improved = now is not None and ctx.history.is_better(now, before)
+        found = ctx.history.top(self.top_n)
+        options = self.options_for(ctx.space)
+        if improved:
+            messages = prompts.update_messages(ctx, current, found, options)
+        else:
+            messages = prompts.explore_messages(ctx, original, current, found, options)
+        kind = "updated" if improved else "explored"
+        answer = ctx.ask_json(messages, prompts.principles_schema(ctx.space, options),
+                              purpose="adapt principles", upcoming=upcoming)
+        value = self._from_answer(ctx, answer, History(found, ctx.history.directions), options, kind=kind,
+                                  step=point, source=(current.get("provenance") or {}).get("source", ""))
+        if value is None:
+            reason = ctx.last_miss or "no usable answer"
+            logger.info("LAPT step %d: adaptation (%s) failed (%s); keeping the current principles.",
+                        point, "improved" if improved else "stuck", reason)
+            provenance = dict(current.get("provenance") or {})
+            provenance.update(kind="kept", step=point, reason=reason, kept_from=last_step)
+            value = {**current, "provenance": provenance}
+        else:
+            logger.info("LAPT step %d: the best %s; principles %s: %s", point,
+                        "improved" if improved else "did not improve", kind, _short(value["text"]))
+        return ctx.knowledge.put(f"{KEY}/{point}", value)
+
+    def _from_answer(self, ctx: Context, answer: Any, data: History, options: int, *, kind: str, step: int,
+                     source: str) -> dict[str, Any] | None:
+        if not isinstance(answer, dict) or not isinstance(answer.get("whitelist"), dict):
+            if answer is not None:
+                ctx.last_miss = "the answer held no whitelist"
+            return None
+        whitelist, notes = normalize_whitelist(ctx.space, answer["whitelist"], options, data, self.check_top_k)
+        _log_notes(notes)
+        text = answer.get("principles")
+        return _artifact(text.strip() if isinstance(text, str) else "", whitelist, options,
+                         {"source": source, "kind": kind, "step": step, "notes": notes})
+
+    # -- stage B: regularized evolution in the refined space -----------------------------------
+    def _evolve(self, ctx: Context, n: int, principles: Mapping[str, Any]) -> list[Proposal]:
+        whitelist = principles.get("whitelist") or {}
+        refined = refined_space(ctx.space, whitelist)
+        seen = set(ctx.taken)
+        out: list[Config] = []
+        reasons: list[str] = []
+
+        def accept(config: Config, reason: str) -> bool:
+            key = ctx.space.key(config)
+            if key in seen:
+                return False
+            seen.add(key)
+            if ctx.problems(config):
+                return False
+            out.append(config)
+            reasons.append(reason)
+            return True
+
+        pool = [o for o in ctx.history.usable if inside(ctx.space, whitelist, o.config)][-self.population:]
+        pending_inside = sum(inside(ctx.space, whitelist, c) for c in ctx.pending)
+        n_random = n if not pool else max(0, self.population - len(pool) - pending_inside)
+        tries = 0
+        while len(out) < min(n, n_random) and tries < 200 * n:
+            tries += 1
+            accept(refined.sample(ctx.rng), "initial population in the refined space")
+        tries = 0
+        while pool and len(out) < n and tries < 200 * n:
+            tries += 1
+            parent = tournament(ctx.history, ctx.rng, self.tournament_size, pool)
+            assert parent is not None
+            dims = 1 + int(tries > 20 * n) + int(tries > 60 * n)
+            accept(mutate(refined, parent.config, ctx.rng, n_dims=dims), "regularized evolution in the refined space")
+        tries = 0
+        while len(out) < n and tries < 100 * n:
+            tries += 1
+            accept(refined.sample(ctx.rng), "random in the refined space")
+        if len(out) < n:
+            for config in _remaining(refined, ctx.rng, n - len(out), seen, ctx.space):
+                accept(config, "random in the refined space")
+        proposals = _emit(ctx, out, "evolution", reasons)
+        if len(proposals) < n:
+            logger.warning("LAPT: the refined space (%g configurations) is exhausted; %d proposal(s) come from "
+                           "the full space.", refined.size(), n - len(proposals))
+            proposals += _emit(ctx, self.fallback(ctx, n - len(proposals), set(ctx.taken)), "fallback",
+                               "LAPT refined space exhausted: full space")
+        return proposals
+
+
+# -- whitelists ----------------------------------------------------------------------------------
+def full_whitelist(space: SearchSpace) -> dict[str, Any]:
+    """The whitelist that keeps every value: the full space."""
+    out: dict[str, Any] = {}
+    for dim in prompts.restrictable(space):
+        out[dim.name] = (list(dim.encoded_choices) if isinstance(dim, Categorical)
+                         else {"low": dim.low, "high": dim.high})
+    return out
+
+
+def normalize_whitelist(space: SearchSpace, raw: Mapping[str, Any], max_options: int | None,
+                        data: History | None, check_top_k: int) -> tuple[dict[str, Any], list[str]]:
+    """A whitelist made valid for ``space``, and what was changed (one note per change).
+
+    Invalid values are dropped, an empty or missing entry becomes the full dimension, values
+    past ``max_options`` are dropped; with ``data``, a value every one of its top
+    ``check_top_k`` uses but the whitelist excludes is added back (``"repaired"`` notes)."""
+    notes: list[str] = []
+    out: dict[str, Any] = {}
+    if not isinstance(raw, Mapping):
+        raw = {}
+    unknown = sorted(set(raw) - set(space.names))
+    if unknown:
+        notes.append(f"ignored whitelist entries for unknown dimensions {unknown}")
+    top = data.top(check_top_k) if data is not None and check_top_k > 0 else []
+    for dim in prompts.restrictable(space):
+        entry = raw.get(dim.name)
+        used = [o.config[dim.name] for o in top if dim.name in o.config]
+        if isinstance(dim, Categorical):
+            values = entry if isinstance(entry, list) else ([entry] if entry is not None and not isinstance(entry, dict) else [])
+            kept: list[Any] = []
+            bad: list[Any] = []
+            for value in values:
+                try:
+                    choice = dim.decode(value)
+                except ValueError:
+                    bad.append(value)
+                    continue
+                if all(dim.key(choice) != dim.key(k) for k in kept):
+                    kept.append(choice)
+            if bad:
+                notes.append(f"{dim.name}: dropped invalid values {bad!r}")
+            if not kept:
+                notes.append(f"{dim.name}: whitelist entry missing, empty or invalid ({entry!r}); using the full dimension")
+                kept = list(dim.choices)
+            elif max_options is not None and len(kept) > max_options:
+                notes.append(f"{dim.name}: kept the first {max_options} of {len(kept)} values")
+                kept = kept[:max_options]
+            keys = {dim.key(k) for k in kept}
+            if len(used) >= 2 and len({dim.key(u) for u in used}) == 1 and dim.key(used[0]) not in keys:
+                notes.append(f"repaired {dim.name}: added {dim.encoded_choices[dim.index(used[0])]!r}, which all "
+                             f"top {len(used)} architectures of the data shown use but the whitelist excluded")
+                kept.append(used[0])
+            order = {dim.key(c): i for i, c in enumerate(dim.choices)}
+            out[dim.name] = [dim.encoded_choices[order[dim.key(c)]] for c in sorted(kept, key=lambda c: order[dim.key(c)])]
+        else:
+            low, high = _numeric_range(dim, entry)
+            if low is None:
+                notes.append(f"{dim.name}: whitelist range missing or invalid ({entry!r}); using the full range")
+                low, high = dim.low, dim.high
+            if len(used) >= 2 and all(not low <= u <= high for u in used):
+                low, high = min(low, *used), max(high, *used)
+                notes.append(f"repaired {dim.name}: widened the range to [{low}, {high}] to cover the values all "
+                             f"top {len(used)} architectures of the data shown use")
+            out[dim.name] = {"low": low, "high": high}
+    return out, notes
+
+
+def _numeric_range(dim: Integer | Float, entry: Any) -> tuple[Any, Any]:
+    if not isinstance(entry, Mapping):
+        return None, None
+    try:
+        low, high = float(entry["low"]), float(entry["high"])
+    except (KeyError, TypeError, ValueError):
+        return None, None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return None, None
+    low, high = sorted((low, high))
+    low, high = max(low, dim.low), min(high, dim.high)
+    if isinstance(dim, Integer):  # onto the grid, inside the range
+        low = dim.low + math.ceil((low - dim.low) / dim.step - 1e-9) * dim.step
+        high = dim.low + math.floor((high - dim.low) / dim.step + 1e-9) * dim.step
+        low, high = int(low), int(high)
+    elif dim.step is not None:
+        low = dim._grid_value(math.ceil((low - dim.low) / dim.step - 1e-9))
+        high = dim._grid_value(math.floor((high - dim.low) / dim.step + 1e-9))
+    if low > high:
+        return None, None
+    return low, high
+
+
+def refined_space(space: SearchSpace, whitelist: Mapping[str, Any]) -> SearchSpace:
+    """The space restricted to a (normalized) whitelist; values keep the host's types."""
+    dims: list[Any] = []
+    for dim in space:
+        entry = whitelist.get(dim.name)
+        if isinstance(dim, Categorical) and isinstance(entry, list) and entry:
+            keep = {json.dumps(e, sort_keys=True) for e in entry}
+            idx = [i for i, e in enumerate(dim.encoded_choices) if json.dumps(e, sort_keys=True) in keep]
+            if idx:
+                dims.append(Categorical(dim.name, [dim.choices[i] for i in idx],
+                                        [dim.descriptions[i] for i in idx] if dim.descriptions else None))
+                continue
+        elif isinstance(dim, Integer) and isinstance(entry, Mapping):
+            dims.append(Integer(dim.name, int(entry["low"]), int(entry["high"]), dim.step,
+                                dim.log and int(entry["low"]) >= 1))
+            continue
+        elif isinstance(dim, Float) and isinstance(entry, Mapping):
+            dims.append(Float(dim.name, float(entry["low"]), float(entry["high"]), dim.step, dim.log))
+            continue
+        dims.append(dim)
+    return SearchSpace(dims)
+
+
+def inside(space: SearchSpace, whitelist: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
+    """Whether ``config`` uses only whitelisted values."""
+    for dim in prompts.restrictable(space):
+        entry = whitelist.get(dim.name)
+        if entry is None or dim.name not in config:
+            continue
+        value = config[dim.name]
+        if isinstance(dim, Categorical):
+            if isinstance(entry, list) and dim.key(value) not in {dim.key(_decode_or(dim, e)) for e in entry}:
+                return False
+        elif isinstance(entry, Mapping) and not entry["low"] <= value <= entry["high"]:
+            return False
+    return True
+
+
+def _decode_or(dim: Categorical, value: Any) -> Any:
+    try:
+        return dim.decode(value)
+    except ValueError:
+        return value
+
+
+def _remaining(refined: SearchSpace, rng: Any, n: int, seen: set, space: SearchSpace) -> list[Config]:
+    """Up to ``n`` untried configurations of a small, finite refined space (enumerated)."""
+    if not all(isinstance(d, (Categorical, Integer)) for d in refined) or refined.size() > _ENUMERATE_LIMIT:
+        return []
+    values = [list(d.choices) if isinstance(d, Categorical) else list(range(d.low, d.high + 1, d.step))
+              for d in refined]
+    left = [dict(zip(refined.names, combo)) for combo in itertools.product(*values)]
+    left = [c for c in left if space.key(c) not in seen]
+    if len(left) > n:
+        picks = rng.choice(len(left), size=n, replace=False)
+        left = [left[int(i)] for i in picks]
+    return left
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _emit(ctx: Context, configs: Iterable[Config], source: str, reason: str | Sequence[str]) -> list[Proposal]:
+    out: list[Proposal] = []
+    for i, config in enumerate(configs):
+        if ctx.is_new(config) and not ctx.problems(config):
+            ctx.take(config)
+            out.append(Proposal(config, source, reason if isinstance(reason, str) else reason[i]))
+    if source == "fallback" and out:
+        ctx.stats.add_fallback(out[0].reason, len(out))
+    ctx.proposals_so_far += len(out)
+    return out
+
+
+def _artifact(text: str, whitelist: dict[str, Any], max_options: int, provenance: dict[str, Any]) -> dict[str, Any]:
+    return {"format": FORMAT, "text": text, "whitelist": whitelist, "max_options": max_options,
+            "provenance": {"method": "LAPT", **provenance}}
+
+
+def _decoded(space: SearchSpace, obs: Observation) -> Observation:
+    config, errors = space.decode(obs.config)
+    if errors:
+        return Observation(obs.config, None, trial_id=obs.trial_id)  # failed: ignored by ranking
+    return Observation(config, obs.values, obs.state, obs.metrics, obs.feasible, obs.trial_id)
+
+
+def _usable_history(data: History) -> History:
+    return History(data.usable, data.directions)
+
+
+def _log_notes(notes: Sequence[str]) -> None:
+    for note in notes:
+        if note.startswith("repaired"):
+            logger.warning("LAPT: whitelist %s.", note)
+        else:
+            logger.warning("LAPT: whitelist: %s.", note)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
