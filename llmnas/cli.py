@@ -1,6 +1,6 @@
 """The ``llmnas`` command: a real search end to end, printing a result table.
 
-``llmnas demo`` runs SEKI in Optuna (or NNI with ``--host nni``) on NAS-Bench-201 from the
+``llmnas demo`` runs SEKI (or ``--method lapt|collm-nas|gpt-ea``) in Optuna (or NNI with ``--host nni``) on NAS-Bench-201 from the
 benchmark tables beside the project (``--benchmarks DIR`` or ``LLMNAS_BENCHMARKS_DIR``
 elsewhere). With no table it still runs a real search: small CNNs trained on CPU on the
 handwritten digits that ship with scikit-learn. The LLM is the environment's
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -71,7 +70,8 @@ def format_table(result: DemoResult, top: int = 10) -> str:
         cells.append(_compact(row.config))
         lines.append(cells)
     widths = [max(len(h), *(len(c[i]) for c in lines)) if lines else len(h) for i, h in enumerate(header)]
-    out = [f"Top {min(top, len(ranked))} of {len(result.rows)} architectures ({result.task}, {result.host}):"]
+    method = result.summary.get("method", "?")
+    out = [f"Top {min(top, len(ranked))} of {len(result.rows)} architectures ({result.task}, {result.host}, {method}):"]
     out.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     out.append("  ".join("-" * w for w in widths))
     out += ["  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in lines]
@@ -99,6 +99,10 @@ def format_table(result: DemoResult, top: int = 10) -> str:
     return "\n".join(out)
 
 
+METHODS = {"seki": "SEKI", "lapt": "LAPT", "collm-nas": "CoLLMNAS", "gpt-ea": "GPTEA"}
+"""``--method`` → the class name prefix of the host classes."""
+
+
 # -- tasks ---------------------------------------------------------------------------------
 def _nb201_table(dataset: str, benchmarks: str | None) -> Any | None:
     from .benchmarks.tables import NasBench201Table
@@ -113,7 +117,7 @@ def _nb201_table(dataset: str, benchmarks: str | None) -> Any | None:
 def run_optuna(args: argparse.Namespace, table: Any | None) -> DemoResult:
     import optuna
 
-    from optuna_llm_samplers import SEKISampler
+    import optuna_llm_samplers
     from optuna_llm_samplers._sampler import CLAIM_KEY
 
     from .benchmarks.digits import DigitsCNN
@@ -125,9 +129,10 @@ def run_optuna(args: argparse.Namespace, table: Any | None) -> DemoResult:
     else:
         objective = DigitsCNN(epochs=args.epochs).optuna_objective()
         task = "CNNs trained on scikit-learn digits"
-    sampler = SEKISampler(llm=args.llm, seed=args.seed, budget=args.budget)
+    sampler = getattr(optuna_llm_samplers, METHODS[args.method] + "Sampler")(
+        llm=args.llm, seed=args.seed, budget=args.budget)
     study = optuna.create_study(direction="maximize", sampler=sampler, study_name="llmnas-demo")
-    bar = _progress(args.budget, f"SEKI / Optuna / {task}")
+    bar = _progress(args.budget, f"{sampler.method.name} / Optuna / {task}")
     start = time.perf_counter()
     callbacks = [lambda s, t: bar.update(1)] if bar is not None else []
     study.optimize(objective, n_trials=args.budget, callbacks=callbacks)
@@ -146,14 +151,15 @@ def run_optuna(args: argparse.Namespace, table: Any | None) -> DemoResult:
 def run_nni(args: argparse.Namespace, table: Any | None) -> DemoResult:
     from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
-    from nni_llm_strategies import SEKIStrategy
+    import nni_llm_strategies
 
     if table is None:
         raise SystemExit("--host nni needs the NAS-Bench-201 table (see --benchmarks); "
                          "without it, run the demo with --host optuna.")
     from nni_llm_strategies.benchmarks import nas_bench_201_evaluator, nas_bench_201_space
 
-    strategy = SEKIStrategy(llm=args.llm, seed=args.seed, budget=args.budget)
+    strategy = getattr(nni_llm_strategies, METHODS[args.method] + "Strategy")(
+        llm=args.llm, seed=args.seed, budget=args.budget)
     evaluator = nas_bench_201_evaluator(table.dataset, path=table.file, metric="valid_acc")
     config = NasExperimentConfig("sequential", "simplified")
     config.max_trial_number = args.budget
@@ -177,8 +183,9 @@ def _optimum(table: Any | None) -> dict[str, float]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmnas", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run a real search with SEKI and print the result table")
+    demo = sub.add_parser("demo", help="run a real search (SEKI by default) and print the result table")
     demo.add_argument("--host", choices=["optuna", "nni"], default="optuna")
+    demo.add_argument("--method", choices=sorted(METHODS), default="seki")
     demo.add_argument("--budget", type=int, default=20, help="architectures to evaluate (default 20)")
     demo.add_argument("--dataset", choices=["cifar10", "cifar100", "imagenet16"], default="cifar10")
     demo.add_argument("--benchmarks", default=None, help="folder or file of the NAS-Bench-201 table")

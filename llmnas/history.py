@@ -111,12 +111,17 @@ class History:
     Args:
         observations: initial observations.
         directions: one ``"maximize"`` or ``"minimize"`` per objective.
+        names: optional objective names for prompts (e.g. Optuna's ``study.metric_names``).
     """
 
     def __init__(
-        self, observations: Iterable[Observation] = (), directions: Sequence[str] = ("maximize",)
+        self, observations: Iterable[Observation] = (), directions: Sequence[str] = ("maximize",),
+        names: Sequence[str] | None = None,
     ) -> None:
         directions = tuple(directions)
+        if names is not None and len(names) != len(directions):
+            raise ValueError(f"names must give one name per objective ({len(directions)}), got {list(names)!r}.")
+        self.names = tuple(str(n) for n in names) if names is not None else None
         if not directions or any(d not in DIRECTIONS for d in directions):
             raise ValueError(f"directions must be a non-empty list of {DIRECTIONS}, got {directions!r}.")
         self.directions = directions
@@ -206,9 +211,13 @@ class History:
     def direction_text(self) -> str:
         if not self.multi_objective:
             return "higher is better" if self.directions[0] == "maximize" else "lower is better"
-        parts = [f"objective {i + 1}: {'higher' if d == 'maximize' else 'lower'} is better"
+        parts = [f"{self.objective_name(i)}: {'higher' if d == 'maximize' else 'lower'} is better"
                  for i, d in enumerate(self.directions)]
-        return "; ".join(parts) + " (trade-offs are ranked by Pareto front)"
+        return ("; ".join(parts) + ". Several objectives: scores are listed in this order; an architecture "
+                "is better only if no other is at least as good on every objective (Pareto front)")
+
+    def objective_name(self, i: int) -> str:
+        return f"objective {i + 1} ({self.names[i]})" if self.names else f"objective {i + 1}"
 
     def to_json(self, space: SearchSpace | None = None) -> dict[str, Any]:
         return {

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 FORMAT = "llmnas-knowledge/1"
+TRANSFER_PREFIX = "transfer/"
+"""Where knowledge imported from another study lives (see :meth:`KnowledgeStore.load`)."""
 
 
 class KnowledgeStore(ABC):
@@ -66,15 +68,37 @@ class KnowledgeStore(ABC):
         path.write_text(json.dumps(document, indent=2, sort_keys=True))
         return path
 
-    def load(self, path: str | Path) -> dict[str, Any]:
+    def load(self, path: str | Path, *, transfer: bool = False) -> dict[str, Any]:
         """Add the entries of an exported file (keys already present keep their value);
-        return the file's provenance."""
-        document = json.loads(Path(path).read_text())
+        return the file's provenance.
+
+        ``transfer=False`` continues the study that wrote the file (a resumed or sibling
+        study: its steps are this study's steps). ``transfer=True`` imports it as knowledge
+        from *another* study: every entry goes under ``transfer/<key>`` (with the file's
+        provenance under ``transfer/provenance``), where methods read it as prior knowledge
+        (SEKI's first strategy prompt, CoLLM-NAS's opening, LAPT's principles when no
+        source is given) without mistaking it for this study's own steps."""
+        try:
+            document = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot read a knowledge file: {exc}") from None
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise ValueError(f"{path}: not a knowledge file (expected format {FORMAT!r}).")
+        provenance = dict(document.get("provenance") or {})
+        prefix = TRANSFER_PREFIX if transfer else ""
         for key, value in document.get("entries", {}).items():
-            self.put(key, value)
-        return dict(document.get("provenance") or {})
+            if transfer and key.startswith(TRANSFER_PREFIX):
+                continue  # what that study imported is not what it learned
+            self.put(prefix + key, value)
+        if transfer:
+            self.put(TRANSFER_PREFIX + "provenance", {**provenance, "file": str(path),
+                                                       "created": document.get("created")})
+        return provenance
+
+    def transferred(self, prefix: str) -> tuple[int, Any] | None:
+        """The latest ``prefix/<n>`` entry imported from another study (``load(...,
+        transfer=True)``), or ``None``."""
+        return self.latest(TRANSFER_PREFIX + prefix)
 
 
 class InMemoryKnowledge(KnowledgeStore):

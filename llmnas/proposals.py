@@ -39,8 +39,16 @@ _FALLBACK_ROUNDS = 20
 """Rounds of the fallback operator when the host rejects what it made (e.g. NNI constraints)."""
 
 
-class SpaceExhausted(RuntimeError):
+class SearchStopped(RuntimeError):
+    """The search is over: hosts stop submitting (NNI) or stop the study (Optuna)."""
+
+
+class SpaceExhausted(SearchStopped):
     """Every configuration of a finite search space has been tried or is running."""
+
+
+class TargetReached(SearchStopped):
+    """The method's stop rule fired (e.g. CoLLM-NAS reached its target score)."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,14 @@ class Context:
     taken: set = field(default_factory=set)
     last_miss: str = ""  # why the last ask_json returned None
     llm_unavailable: str = ""  # why there is no LLM when one was asked for (spec failed to resolve)
+    role_llms: Mapping[str, LLM | None] = field(default_factory=dict)  # e.g. navigator / generator
+
+    def llm_for(self, role: str | None) -> LLM | None:
+        """The LLM of a role (``"navigator"``, ``"generator"``, ...); the default LLM when the
+        role has none of its own or is ``None``."""
+        if role is not None and role in self.role_llms:
+            return self.role_llms[role]
+        return self.llm
 
     def __post_init__(self) -> None:
         keys = {self.space.key(o.config) for o in self.history}
@@ -155,10 +171,10 @@ class Context:
         return len(self.taken) >= self.space.size()
 
     # -- the LLM -----------------------------------------------------------------------------
-    def may_call_llm(self, upcoming: int) -> bool:
+    def may_call_llm(self, upcoming: int, role: str | None = None) -> bool:
         """Whether one more call keeps calls ≤ ``max_calls_per_proposal`` × proposals made,
         counting the ``upcoming`` proposals of the batch being built."""
-        if self.llm is None:
+        if self.llm_for(role) is None:
             return False
         planned = self.proposals_so_far + upcoming
         if self.budget is not None:  # proposals past the budget will never be evaluated
@@ -170,22 +186,25 @@ class Context:
         return int(self.rng.integers(2**31 - 1))
 
     def ask_json(
-        self, messages: list[Message], schema: dict[str, Any], *, purpose: str, upcoming: int
+        self, messages: list[Message], schema: dict[str, Any], *, purpose: str, upcoming: int,
+        role: str | None = None,
     ) -> Any | None:
-        """One structured LLM call; the parsed answer, or ``None`` (logged and counted) when
-        the LLM is off, over its call budget, failed, or answered nothing usable."""
-        if self.llm is None:
+        """One structured LLM call (to the LLM of ``role``, see :meth:`llm_for`); the parsed
+        answer, or ``None`` (logged and counted) when the LLM is off, over its call budget,
+        failed, or answered nothing usable."""
+        llm = self.llm_for(role)
+        if llm is None:
+            self.last_miss = self._no_llm_reason()
             return None
-        if not self.may_call_llm(upcoming):
+        if not self.may_call_llm(upcoming, role):
             self.stats.add("call_budget_skips")
             self.last_miss = "over the LLM call budget"
             logger.info("%s: skipped the %s call: over the call budget (%.2f calls per proposal)",
                         self.method_name, purpose, self.max_calls_per_proposal)
             return None
-        assert self.llm is not None
         self.stats.add("llm_calls")
         try:
-            response = self.llm.complete(
+            response = llm.complete(
                 messages, schema=schema, schema_name=purpose.replace(" ", "_"),
                 temperature=self.temperature, seed=self._seed(),
             )
@@ -215,15 +234,16 @@ class Context:
         *,
         purpose: str = "proposals",
         extra_properties: Mapping[str, Any] | None = None,
+        role: str | None = None,
     ) -> tuple[list[Proposal], dict[str, Any]]:
-        """Run the pipeline for ``n`` proposals. Returns the proposals (fewer than ``n`` only
-        when the space is exhausted) and the last parsed answer (for a method's reasoning
-        fields; empty when there was none)."""
+        """Run the pipeline for ``n`` proposals (asking the LLM of ``role``). Returns the
+        proposals (fewer than ``n`` only when the space is exhausted) and the last parsed
+        answer (for a method's reasoning fields; empty when there was none)."""
         self.stats.add("batches")
         accepted: list[Proposal] = []
         answer: dict[str, Any] = {}
         conversation = list(messages)
-        fallback_reason = self._no_llm_reason() if self.llm is None else ""
+        fallback_reason = self._no_llm_reason() if self.llm_for(role) is None else ""
         for attempt in range(2):
             wanted = n - len(accepted)
             if wanted <= 0:
@@ -231,9 +251,10 @@ class Context:
             if attempt:
                 self.stats.add("reasks")
             schema = self.space.proposals_schema(wanted, extra=extra_properties)
-            data = self.ask_json(conversation, schema, purpose=purpose, upcoming=n)
+            data = self.ask_json(conversation, schema, purpose=purpose, upcoming=n, role=role)
             if data is None:
-                fallback_reason = self._why_no_answer() if attempt == 0 else fallback_reason
+                fallback_reason = (self.last_miss or "LLM call failed or answer unusable") if attempt == 0 \
+                    else fallback_reason
                 break
             if isinstance(data, dict):
                 answer = data
@@ -294,11 +315,6 @@ class Context:
         )
         self.proposals_so_far += len(accepted)
         return accepted, answer
-
-    def _why_no_answer(self) -> str:
-        if self.llm is None:
-            return self._no_llm_reason()
-        return self.last_miss or "LLM call failed or answer unusable"
 
     def _no_llm_reason(self) -> str:
         return f"LLM unavailable ({self.llm_unavailable})" if self.llm_unavailable else "no LLM configured"

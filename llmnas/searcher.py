@@ -29,7 +29,7 @@ from .history import History
 from .knowledge import KnowledgeStore
 from .llm.protocol import LLM
 from .methods.base import Method
-from .proposals import Context, HostValidator, PipelineStats, Proposal, SpaceExhausted
+from .proposals import Context, HostValidator, PipelineStats, Proposal, SpaceExhausted, TargetReached
 from .space import Config, SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,9 @@ class Searcher:
             at most one call per two evaluated architectures).
         temperature: sampling temperature passed to the LLM (``None``: the backend's default).
         use_llm: ``False`` turns the LLM off (the method's own operators only: an ablation).
+        role_llms: LLMs (objects or specs) for the method's roles (``method.llm_roles``, e.g.
+            ``{"navigator": "openai:gpt-4o", "generator": "http://127.0.0.1:8000/v1"}``); a role
+            left out uses ``llm``. Each is resolved on first use, like ``llm``.
     """
 
     def __init__(
@@ -60,18 +63,16 @@ class Searcher:
         max_calls_per_proposal: float = 0.5,
         temperature: float | None = None,
         use_llm: bool = True,
+        role_llms: Mapping[str, LLM | str | None] | None = None,
     ) -> None:
         if not isinstance(method, Method):
             raise TypeError(f"method must be an llmnas Method, got {type(method).__name__}.")
-        if llm is not None and not isinstance(llm, (str, LLM)):
-            raise TypeError(
-                "llm must be an LLM object, a spec string ('local', 'openai:<model>', "
-                f"'http://host:port/v1') or None; got {type(llm).__name__}."
-            )
-        if isinstance(llm, str):
-            from .llm.resolve import check_llm_spec
-
-            check_llm_spec(llm)  # a typo is an error now, not a silent fallback later
+        role_llms = {k: v for k, v in (role_llms or {}).items() if v is not None}
+        unknown = sorted(set(role_llms) - set(method.llm_roles))
+        if unknown:
+            raise ValueError(f"{method.name} has no LLM role {unknown}; its roles: {list(method.llm_roles) or 'none'}.")
+        for what, spec in [("llm", llm)] + [(f"{role}_llm", s) for role, s in role_llms.items()]:
+            _check_spec(what, spec)
         if not isinstance(max_calls_per_proposal, (int, float)) or max_calls_per_proposal <= 0:
             raise ValueError(f"max_calls_per_proposal must be a number > 0, got {max_calls_per_proposal!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
@@ -92,6 +93,8 @@ class Searcher:
         self.proposals_made = 0
         self._llm: LLM | None = None
         self._llm_unavailable = ""  # why the LLM could not be set up (then the method runs without it)
+        self.role_specs: dict[str, LLM | str] = dict(role_llms)
+        self._role_llms: dict[str, LLM | None] = {}
         self._past_budget_logged = False
         self._buffer: list[Proposal] = []
         self._lock = threading.RLock()
@@ -116,6 +119,32 @@ class Searcher:
                 return None
         return self._llm
 
+    def role_llm(self, role: str) -> LLM | None:
+        """The LLM of a method role: its own when one was given, else :attr:`llm`. A role
+        LLM that cannot be set up makes the role use :attr:`llm` (one warning)."""
+        if role not in self.role_specs or not self.use_llm:
+            return self.llm
+        if role not in self._role_llms:
+            from .llm.resolve import resolve_llm
+
+            spec = self.role_specs[role]
+            try:
+                self._role_llms[role] = spec if isinstance(spec, LLM) else resolve_llm(spec, seed=self.seed)
+                logger.info("%s: the %s uses %s", self.method.name, role, self._role_llms[role].description)
+            except Exception as exc:
+                self._role_llms[role] = None
+                logger.warning("%s: the %s LLM could not be set up (%s: %s); the %s uses the main LLM.",
+                               self.method.name, role, type(exc).__name__, exc, role)
+        return self._role_llms[role] or self.llm
+
+    def stop_reason(self, history: History) -> str | None:
+        """The method's stop rule on ``history`` (``None``: go on)."""
+        try:
+            return self.method.stop_reason(history)
+        except Exception:  # a broken stop rule must not stop or break the host
+            logger.exception("%s: the stop rule failed; the search goes on", self.method.name)
+            return None
+
     # -- proposing ---------------------------------------------------------------------------
     def next_proposals(
         self,
@@ -134,6 +163,10 @@ class Searcher:
             raise ValueError(f"n must be >= 1, got {n}.")
         if len(space) == 0:
             raise ValueError("the search space is empty: there is nothing to search.")
+        reason = self.stop_reason(history)
+        if reason:
+            raise TargetReached(f"{self.method.name}: {reason}")
+        host_validator = self._with_method_rules(host_validator)
         with self._lock:
             taken = {space.key(o.config) for o in history} | {space.key(c) for c in pending}
             fresh = [
@@ -167,6 +200,7 @@ class Searcher:
                     max_calls_per_proposal=self.max_calls_per_proposal,
                     proposals_so_far=self.proposals_made, temperature=self.temperature,
                     method_name=self.method.name, llm_unavailable=self._llm_unavailable,
+                    role_llms={role: self.role_llm(role) for role in self.method.llm_roles},
                 )
                 try:
                     new = self.method.propose(ctx, want)
@@ -184,6 +218,17 @@ class Searcher:
                 )
             served, self._buffer = self._buffer[:n], self._buffer[n:]
             return served
+
+    def _with_method_rules(self, host_validator: HostValidator | None) -> HostValidator | None:
+        """The host's rules followed by the method's own (:meth:`Method.problems`)."""
+        if type(self.method).problems is Method.problems:
+            return host_validator
+
+        def validate(config: Config) -> list[str]:
+            problems = list(host_validator(config)) if host_validator is not None else []
+            return problems or list(self.method.problems(config))
+
+        return validate
 
     def _fallback(self, ctx: Context, n: int, reason: str, tries: int = 1) -> list[Proposal]:
         """New valid configurations from the method's operator, then random ones checked one
@@ -220,6 +265,9 @@ class Searcher:
             "settings": self.method.settings(),
             "llm": llm.description if llm is not None else ("off" if not self.use_llm else "not used yet"),
             "llm_usage": llm.usage.as_dict() if llm is not None else {},
+            **({"role_llms": {role: {"llm": r.description, "llm_usage": r.usage.as_dict()}
+                              for role, r in self._role_llms.items() if r is not None}}
+               if self._role_llms else {}),
             "proposals": self.proposals_made,
             "llm_calls_per_proposal": round(stats["llm_calls"] / proposals, 3),
             "fallback_rate": round(stats["fallback_proposals"] / proposals, 3),
@@ -260,3 +308,15 @@ class Searcher:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.RLock()
+
+
+def _check_spec(what: str, spec: Any) -> None:
+    if spec is not None and not isinstance(spec, (str, LLM)):
+        raise TypeError(
+            f"{what} must be an LLM object, a spec string ('local', 'openai:<model>', "
+            f"'http://host:port/v1') or None; got {type(spec).__name__}."
+        )
+    if isinstance(spec, str):
+        from .llm.resolve import check_llm_spec
+
+        check_llm_spec(spec)  # a typo is an error now, not a silent fallback later

@@ -19,6 +19,6 @@ with warnings.catch_warnings():
     import nni.nas.nn.pytorch  # noqa: F401  (the import that warns)
 
     from ._strategy import LLMStrategy
-    from .strategies import SEKIStrategy
+    from .strategies import CoLLMNASStrategy, GPTEAStrategy, LAPTStrategy, SEKIStrategy
 
-__all__ = ["LLMStrategy", "SEKIStrategy"]
+__all__ = ["CoLLMNASStrategy", "GPTEAStrategy", "LAPTStrategy", "LLMStrategy", "SEKIStrategy"]

@@ -34,7 +34,7 @@ from llmnas.history import History, Observation, TrialState
 from llmnas.knowledge import InMemoryKnowledge
 from llmnas.llm.protocol import LLM
 from llmnas.methods.base import Method
-from llmnas.proposals import Proposal, SpaceExhausted
+from llmnas.proposals import Proposal, SearchStopped
 from llmnas.searcher import Searcher
 from llmnas.space import Config
 
@@ -112,6 +112,8 @@ class LLMStrategy(Strategy):
         use_llm: ``False`` runs the method's own non-LLM operators only (an ablation).
         temperature: sampling temperature for the LLM (``None``: the backend's default).
         max_calls_per_proposal: LLM call budget: calls ≤ this × proposals (default 0.5).
+        role_llms: LLMs for the method's roles (e.g. CoLLM-NAS's ``navigator``/``generator``);
+            a role left out uses ``llm``.
     """
 
     def __init__(
@@ -126,6 +128,7 @@ class LLMStrategy(Strategy):
         use_llm: bool = True,
         temperature: float | None = None,
         max_calls_per_proposal: float = 0.5,
+        role_llms: Mapping[str, LLM | str | None] | None = None,
     ) -> None:
         super().__init__()
         if optimize_mode not in ("maximize", "minimize"):
@@ -137,7 +140,7 @@ class LLMStrategy(Strategy):
         self.optimize_mode = optimize_mode
         self.searcher = Searcher(
             method, llm=llm, seed=seed, task=task, use_llm=use_llm, temperature=temperature,
-            max_calls_per_proposal=max_calls_per_proposal,
+            max_calls_per_proposal=max_calls_per_proposal, role_llms=role_llms,
         )
         self.knowledge = InMemoryKnowledge()
         self._lock = threading.RLock()
@@ -249,8 +252,8 @@ class LLMStrategy(Strategy):
                 self._nni_space.space, history, pending, self.knowledge, n,
                 host_validator=self._nni_space.validate, budget=self._planned_budget,
             )
-        except SpaceExhausted as exc:
-            logger.info("%s Stop submitting.", exc)
+        except SearchStopped as exc:  # the space is exhausted, or the method's stop rule fired
+            logger.info("%s. Stop submitting.", str(exc).rstrip("."))
             self._exhausted = True
             return []
 

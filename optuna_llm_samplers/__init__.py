@@ -17,7 +17,11 @@ Example:
 from __future__ import annotations
 
 from ._knowledge import StudyKnowledge
-from ._sampler import LLMSampler
-from .samplers import SEKISampler
+from ._sampler import LLMSampler, study_history
+from ._space import to_distributions
+from .samplers import CoLLMNASSampler, GPTEASampler, LAPTSampler, SEKISampler
 
-__all__ = ["LLMSampler", "SEKISampler", "StudyKnowledge"]
+__all__ = [
+    "CoLLMNASSampler", "GPTEASampler", "LAPTSampler", "LLMSampler", "SEKISampler", "StudyKnowledge", "study_history",
+    "to_distributions",
+]

@@ -32,13 +32,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
+from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.trial import TrialState as OptunaTrialState
 
 from llmnas.history import History, Observation, TrialState
 from llmnas.llm.protocol import LLMError
 from llmnas.methods.base import Method
-from llmnas.proposals import SpaceExhausted
+from llmnas.proposals import SpaceExhausted, TargetReached
 from llmnas.searcher import Searcher
 from llmnas.space import Config, SearchSpace
 
@@ -46,7 +47,6 @@ from ._knowledge import StudyKnowledge
 from ._space import enumerate_configs, known_distributions, make_validator, to_search_space, value_problems
 
 if TYPE_CHECKING:
-    from optuna.distributions import BaseDistribution
     from optuna.study import Study
     from optuna.trial import FrozenTrial
 
@@ -134,6 +134,27 @@ def _observation(
     )
 
 
+def _metric_names(study: Study) -> list[str] | None:
+    """``study.metric_names``; ``None`` when unset or hidden (HyperbandPruner's bracket
+    studies allow only a few attributes)."""
+    try:
+        return study.metric_names
+    except AttributeError:
+        return None
+
+
+def study_history(study: Study) -> History:
+    """A finished (or running) study's complete and pruned trials as a core
+    :class:`~llmnas.history.History`: a LAPT source, or data for your own analysis."""
+    n_objectives = len(study.directions)
+    history = History(directions=[d.name.lower() for d in study.directions], names=_metric_names(study))
+    for trial in study.get_trials(deepcopy=False, states=(OptunaTrialState.COMPLETE, OptunaTrialState.PRUNED)):
+        values = trial.values if trial.values is not None else (
+            [trial.intermediate_values[max(trial.intermediate_values)]] if trial.intermediate_values else None)
+        history.add(_observation(trial, trial.state, values, n_objectives))
+    return history
+
+
 def _claimed_config(trial: FrozenTrial, space: SearchSpace) -> Config | None:
     claim = trial.system_attrs.get(CLAIM_KEY)
     if not isinstance(claim, Mapping) or not isinstance(claim.get("config"), Mapping):
@@ -204,6 +225,11 @@ class LLMSampler(BaseSampler):
             been tried (as ``GridSampler`` does). ``False`` keeps going, re-evaluating random
             configurations (counted as ``exhausted_trials``): for noisy objectives, or when
             ``n_trials`` must be met exactly.
+        role_llms: LLMs for the method's roles (e.g. CoLLM-NAS's ``navigator``/``generator``);
+            a role left out uses ``llm``.
+        search_space: the distributions, when known up front, so the first trial is proposed
+            by the method too (and checked by its rules, e.g. a resource limit); else the
+            space is learned from finished trials (define-by-run).
     """
 
     def __init__(
@@ -219,6 +245,8 @@ class LLMSampler(BaseSampler):
         temperature: float | None = None,
         log_every: int = 10,
         stop_when_exhausted: bool = True,
+        role_llms: Mapping[str, LLM | str | None] | None = None,
+        search_space: Mapping[str, BaseDistribution] | None = None,
     ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive number of trials or None, got {budget!r}.")
@@ -226,8 +254,12 @@ class LLMSampler(BaseSampler):
             raise ValueError(f"log_every must be an integer >= 0 (0: never), got {log_every!r}.")
         self._searcher = Searcher(
             method, llm=llm, seed=seed, task=task, max_calls_per_proposal=max_calls_per_proposal,
-            temperature=temperature, use_llm=use_llm,
+            temperature=temperature, use_llm=use_llm, role_llms=role_llms,
         )
+        if search_space is not None and (not isinstance(search_space, Mapping) or not all(
+                isinstance(d, BaseDistribution) for d in search_space.values())):
+            raise ValueError("search_space must map parameter names to optuna distributions.")
+        self._search_space = dict(search_space or {})
         self._budget = budget if budget is not None else method.budget_hint()
         self._log_every = log_every
         self._stop_when_exhausted = bool(stop_when_exhausted)
@@ -253,7 +285,8 @@ class LLMSampler(BaseSampler):
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         # Finished trials only: a running one may be half-way through its suggest calls, and a
         # space inferred from it would be missing dimensions (and void the buffered batch).
-        return known_distributions(study._get_trials(deepcopy=False, states=_FINISHED, use_cache=True))
+        known = known_distributions(study._get_trials(deepcopy=False, states=_FINISHED, use_cache=True))
+        return {**self._search_space, **known}
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
@@ -303,12 +336,31 @@ class LLMSampler(BaseSampler):
             due = self._log_every > 0 and self._counts["trials_finished"] % self._log_every == 0
         if due:
             logger.info("%s", self.summary_line())
+        if self._has_stop_rule and observation.usable:
+            try:
+                self._stop_if_done(study, observation)
+            except Exception:  # never let a bookkeeping error abort Study.optimize
+                logger.exception("Trial %d: the stop rule check failed", trial.number)
+                self._count("errors")
         if trial.params and self._stop_when_exhausted:
             try:
                 self._stop_if_exhausted(study, trial)
             except Exception:  # never let a bookkeeping error abort Study.optimize
                 logger.exception("Trial %d: the exhaustion check failed", trial.number)
                 self._count("errors")
+
+    @property
+    def _has_stop_rule(self) -> bool:
+        return type(self.method).stop_reason is not Method.stop_reason
+
+    def _stop_if_done(self, study: Study, finishing: Observation) -> None:
+        """The method's stop rule (e.g. CoLLM-NAS's target) on the finished trials plus this one."""
+        history = study_history(study)
+        history.add(finishing)
+        reason = self._searcher.stop_reason(history)
+        if reason:
+            logger.info("%s: %s; the study is stopped.", self.method.name, reason)
+            _stop(study)
 
     def reseed_rng(self) -> None:
         # Called by Optuna before every trial when n_jobs > 1 (and for copies of a sampler):
@@ -392,6 +444,10 @@ class LLMSampler(BaseSampler):
                 host_validator=validator, budget=self._budget,
             )
             return proposal.config, proposal.source
+        except TargetReached as exc:
+            logger.info("Trial %d: %s; the study is stopped", trial.number, exc)
+            _stop(study)
+            reason = "the method's stop rule fired"
         except SpaceExhausted:
             reason = "the method found no new configuration"
         except LLMError as exc:  # e.g. the LLM spec could not be resolved (endpoint down)
@@ -480,7 +536,7 @@ class LLMSampler(BaseSampler):
         if trials is None:
             trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
         n_objectives = len(study.directions)
-        history = History(directions=[d.name.lower() for d in study.directions])
+        history = History(directions=[d.name.lower() for d in study.directions], names=_metric_names(study))
         pending: list[Config] = []
         partial: dict[tuple[str, ...], dict[tuple[Any, ...], int]] = {}
         with self._state_lock:

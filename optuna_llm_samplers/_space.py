@@ -40,6 +40,7 @@ __all__ = [
     "known_distributions",
     "make_validator",
     "to_dimension",
+    "to_distributions",
     "to_search_space",
     "value_problems",
 ]
@@ -61,6 +62,27 @@ def to_dimension(name: str, distribution: BaseDistribution) -> Dimension:
         "use trial.suggest_categorical, suggest_int or suggest_float "
         "(CategoricalDistribution, IntDistribution, FloatDistribution)."
     )
+
+
+def to_distributions(space: SearchSpace) -> dict[str, BaseDistribution]:
+    """Optuna distributions for a core search space (e.g. ``NasBench201Table.space()``): the
+    ``search_space=`` of a sampler that should propose the very first trial too.
+
+    >>> from llmnas import Categorical, Integer, SearchSpace
+    >>> to_distributions(SearchSpace([Categorical("op", ["a", "b"]), Integer("width", 8, 64, 8)]))
+    {'op': CategoricalDistribution(choices=('a', 'b')), 'width': IntDistribution(high=64, log=False, low=8, step=8)}
+    """
+    out: dict[str, BaseDistribution] = {}
+    for dim in space:
+        if isinstance(dim, Categorical):
+            out[dim.name] = CategoricalDistribution(list(dim.choices))
+        elif isinstance(dim, Integer):
+            out[dim.name] = IntDistribution(dim.low, dim.high, log=dim.log, step=dim.step)
+        elif isinstance(dim, Float):
+            out[dim.name] = FloatDistribution(dim.low, dim.high, log=dim.log, step=dim.step)
+        else:
+            raise TypeError(f"dimension {dim.name!r}: {type(dim).__name__} has no Optuna distribution.")
+    return out
 
 
 def to_search_space(distributions: Mapping[str, BaseDistribution]) -> SearchSpace:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
+import optuna
+
+from llmnas.methods.collm_nas import CoLLMNAS, ResourceLimit
+from llmnas.methods.gpt_ea import GPTEA, Prior, make_prior
+from llmnas.methods.lapt import LAPT
 from llmnas.methods.seki import SEKI
 
-from ._sampler import LLMSampler
+from ._knowledge import StudyKnowledge
+from ._sampler import LLMSampler, study_history
 
 if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
     from llmnas.llm.protocol import LLM
 
-__all__ = ["SEKISampler"]
+__all__ = ["CoLLMNASSampler", "GPTEASampler", "LAPTSampler", "SEKISampler"]
 
 
 class SEKISampler(LLMSampler):
@@ -65,6 +74,9 @@ class SEKISampler(LLMSampler):
         log_every: log the summary at INFO every this many finished trials (0: never).
         stop_when_exhausted: stop the study once every configuration of a finite space has
             been tried, as ``GridSampler`` does (default); ``False`` re-evaluates instead.
+        search_space: the distributions, when known up front (e.g.
+            ``NasBench201Table.optuna_search_space()``), so the first trial is proposed by
+            the method too (and checked by its rules); else learned from finished trials.
     """
 
     def __init__(
@@ -84,6 +96,7 @@ class SEKISampler(LLMSampler):
         temperature: float | None = None,
         log_every: int = 10,
         stop_when_exhausted: bool = True,
+        search_space: Mapping[str, BaseDistribution] | None = None,
     ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive number of trials or None, got {budget!r}.")
@@ -98,5 +111,245 @@ class SEKISampler(LLMSampler):
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
             max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
-            stop_when_exhausted=stop_when_exhausted,
+            stop_when_exhausted=stop_when_exhausted, search_space=search_space,
+        )
+
+
+def _source(source: Any) -> Any:
+    """A LAPT source given to a sampler: a finished Optuna study becomes a History."""
+    if isinstance(source, optuna.Study):
+        return study_history(source)
+    return source
+
+
+class LAPTSampler(LLMSampler):
+    """LAPT (learn design principles, then search the refined space; arXiv 2408.11330) as an
+    Optuna sampler.
+
+    The LLM writes principles and a per-dimension whitelist from source architectures
+    (checked against them: a whitelist that excludes what every top source architecture uses
+    is repaired, and the log says so); trials come from regularized evolution inside the
+    whitelist, and the principles are revised every ``adapt_every`` trials (improved: refine;
+    stuck: back to the original principles, other options). Principles are study system
+    attributes, shared by every worker; :meth:`export_principles` writes them to a file that
+    another study, Optuna or NNI, takes as ``source=``.
+
+    Example:
+        .. code-block:: python
+
+            import optuna
+            from llmnas.benchmarks import NasBench201Table
+            from optuna_llm_samplers import LAPTSampler
+
+            # learn principles on CIFAR-10's best cells, search CIFAR-100
+            sampler = LAPTSampler(source=NasBench201Table("cifar10"), seed=0, budget=20)
+            study = optuna.create_study(direction="maximize", sampler=sampler)
+            study.optimize(NasBench201Table("cifar100").optuna_objective(), n_trials=20)
+            sampler.export_principles(study, "principles.json")
+
+    Args:
+        source: where principles come from: ``None`` (warm start from the study's first
+            ``warmup`` trials, logged as such), a principles file or dict, ``(config,
+            score)`` pairs, a tabular benchmark table (its top ``n_source_shown``), a finished
+            ``optuna.Study`` or a finished NNI strategy of this library.
+        source_description: the source in words, for prompts and provenance.
+        warmup, max_options, population, tournament_size, adapt_every, top_n, n_source_shown,
+            check_top_k, batch_size: see :class:`llmnas.methods.LAPT` (paper defaults for
+            NAS-Bench-201: 2 options, population 5, tournament 2, K = 5, top 5, 50 shown).
+        llm, seed, budget, task, use_llm, max_calls_per_proposal, temperature, log_every,
+            stop_when_exhausted, search_space: as :class:`SEKISampler`. The paper ran at temperature 0 on
+            NAS-Bench-201 with a budget of 20.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: Any = None,
+        source_description: str | None = None,
+        llm: LLM | str | None = None,
+        seed: int | None = None,
+        budget: int | None = None,
+        task: str | None = None,
+        warmup: int = 10,
+        max_options: int | None = None,
+        population: int = 5,
+        tournament_size: int = 2,
+        adapt_every: int = 5,
+        top_n: int = 5,
+        n_source_shown: int = 50,
+        check_top_k: int = 5,
+        batch_size: int = 5,
+        use_llm: bool = True,
+        max_calls_per_proposal: float = 0.5,
+        temperature: float | None = None,
+        log_every: int = 10,
+        stop_when_exhausted: bool = True,
+        search_space: Mapping[str, BaseDistribution] | None = None,
+    ) -> None:
+        method = LAPT(
+            source=_source(source), source_description=source_description, warmup=warmup,
+            max_options=max_options, population=population, tournament_size=tournament_size,
+            adapt_every=adapt_every, top_n=top_n, n_source_shown=n_source_shown, check_top_k=check_top_k,
+            batch_size=batch_size,
+        )
+        super().__init__(
+            method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
+            max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
+            stop_when_exhausted=stop_when_exhausted, search_space=search_space,
+        )
+
+    def principles(self, study: optuna.Study) -> dict[str, Any] | None:
+        """The study's current principles (text, whitelist, provenance), or ``None``."""
+        return LAPT.principles(StudyKnowledge.of(study))
+
+    def export_principles(self, study: optuna.Study, path: str | Path, *, note: str | None = None) -> Path:
+        """Write the study's current principles to a JSON file (a ``source=`` for another study,
+        Optuna or NNI), with their provenance; ``note`` (e.g. ``"NAS-Bench-201 CIFAR-10"``) is
+        kept in it and logged by the study that loads it."""
+        return LAPT.save_principles(StudyKnowledge.of(study), path,
+                                    {"host": "Optuna", "by": type(self).__name__, "study": study.study_name,
+                                     "note": note})
+
+
+class CoLLMNASSampler(LLMSampler):
+    """CoLLM-NAS (Navigator, Generator, Coordinator; arXiv 2509.26037) as an Optuna sampler.
+
+    A stateful Navigator LLM writes a diversity-first exploration strategy and revises it after
+    every round of ``round_size`` trials; a stateless Generator LLM turns it into a batch of
+    architectures; the Coordinator (code) rejects illegal or over-limit architectures before
+    they are evaluated, deduplicates against every trial, ranks feasible trials first (also
+    Optuna's ``constraints_func``) and calls ``study.stop()`` once the best trial within the
+    limit reaches ``target``. The Navigator's conversation is kept in study system attributes,
+    so workers on one storage continue the same conversation.
+
+    Example:
+        .. code-block:: python
+
+            import optuna
+            from llmnas.benchmarks import NasBench201Table
+            from optuna_llm_samplers import CoLLMNASSampler
+
+            table = NasBench201Table("cifar10")
+            small = lambda arch: table.query(arch)["params_M"] <= 0.8   # a resource limit
+            sampler = CoLLMNASSampler(seed=0, target=91.5, resource_limit=small,
+                                      resource_description="at most 0.8M parameters")
+            study = optuna.create_study(direction="maximize", sampler=sampler)
+            study.optimize(table.optuna_objective(), n_trials=100)   # stops at the target
+
+    Args:
+        navigator_llm, generator_llm: the two roles' LLMs (objects or specs); a role not
+            given uses ``llm``, so one ``llm=`` serves both.
+        target, resource_limit, resource_description, round_size, batch_size,
+            navigator_memory: see :class:`llmnas.methods.CoLLMNAS` (the resource limit gets
+            the trial's parameters as a dict).
+        llm, seed, budget, task, use_llm, max_calls_per_proposal, temperature, log_every,
+            stop_when_exhausted, search_space: as :class:`SEKISampler`. The paper ran both roles at
+            temperature 0.6 with at most 100 architectures on NAS-Bench-201.
+    """
+
+    def __init__(
+        self,
+        *,
+        llm: LLM | str | None = None,
+        navigator_llm: LLM | str | None = None,
+        generator_llm: LLM | str | None = None,
+        seed: int | None = None,
+        budget: int | None = None,
+        task: str | None = None,
+        target: float | None = None,
+        resource_limit: ResourceLimit | None = None,
+        resource_description: str | None = None,
+        round_size: int = 5,
+        batch_size: int = 5,
+        navigator_memory: int = 4,
+        use_llm: bool = True,
+        max_calls_per_proposal: float = 0.5,
+        temperature: float | None = None,
+        log_every: int = 10,
+        stop_when_exhausted: bool = True,
+        search_space: Mapping[str, BaseDistribution] | None = None,
+    ) -> None:
+        method = CoLLMNAS(
+            target=target, resource_limit=resource_limit, resource_description=resource_description,
+            round_size=round_size, batch_size=batch_size, navigator_memory=navigator_memory,
+            **({"budget": budget} if budget is not None else {}),
+        )
+        super().__init__(
+            method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
+            max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
+            stop_when_exhausted=stop_when_exhausted, search_space=search_space, role_llms={"navigator": navigator_llm, "generator": generator_llm},
+        )
+
+    def navigator_log(self, study: optuna.Study) -> list[dict[str, Any]]:
+        """The Navigator's rounds, oldest first: the message it got and the strategy it wrote."""
+        return CoLLMNAS.navigator_log(StudyKnowledge.of(study))
+
+
+class GPTEASampler(LLMSampler):
+    """GPT-EA / GPT-NAS (a generative prior inside a genetic algorithm; arXiv 2305.05351) as an
+    Optuna sampler.
+
+    A GA over the study's parameters (tournament selection, uniform crossover, mutation;
+    elitist) where each offspring has parameters erased at the decaying rate
+    ``rate0·(1 − t/T)`` and refilled by a generative prior given the rest and the best so far:
+    the LLM (default, one call per batch) or a small Transformer trained on a corpus of good
+    architectures (``prior="transformer"``), as the paper pre-trained on NAS-Bench-101.
+
+    Example:
+        .. code-block:: python
+
+            import optuna
+            from llmnas.benchmarks import NasBench201Table
+            from optuna_llm_samplers import GPTEASampler
+
+            # a Transformer prior trained on CIFAR-10's best cells, searching CIFAR-100
+            sampler = GPTEASampler(seed=0, budget=60, prior="transformer",
+                                   corpus=NasBench201Table("cifar10"))
+            study = optuna.create_study(direction="maximize", sampler=sampler)
+            study.optimize(NasBench201Table("cifar100").optuna_objective(), n_trials=60)
+
+    Args:
+        prior: ``"llm"`` (default), ``"transformer"`` (needs ``corpus``) or a
+            :class:`llmnas.methods.Prior`.
+        corpus: good architectures for the Transformer prior: parameter dicts, ``(dict,
+            score)`` pairs or a benchmark table (its top 200).
+        population, generations, crossover_rate, mutation_rate, rate0, tournament_size,
+            batch_size: see :class:`llmnas.methods.GPTEA` (paper: 30, 20, 0.9, 0.3, 0.4).
+            With ``budget`` given, ``T = ceil(budget / population)``.
+        llm, seed, budget, task, use_llm, max_calls_per_proposal, temperature, log_every,
+            stop_when_exhausted, search_space: as :class:`SEKISampler`.
+    """
+
+    def __init__(
+        self,
+        *,
+        llm: LLM | str | None = None,
+        seed: int | None = None,
+        budget: int | None = None,
+        task: str | None = None,
+        prior: str | Prior = "llm",
+        corpus: Any = None,
+        population: int | None = None,
+        generations: int = 20,
+        crossover_rate: float = 0.9,
+        mutation_rate: float = 0.3,
+        rate0: float = 0.4,
+        tournament_size: int = 3,
+        batch_size: int = 5,
+        use_llm: bool = True,
+        max_calls_per_proposal: float = 0.5,
+        temperature: float | None = None,
+        log_every: int = 10,
+        stop_when_exhausted: bool = True,
+        search_space: Mapping[str, BaseDistribution] | None = None,
+    ) -> None:
+        method = GPTEA(
+            population=population, generations=generations, crossover_rate=crossover_rate,
+            mutation_rate=mutation_rate, rate0=rate0, tournament_size=tournament_size,
+            prior=make_prior(prior, corpus, seed=seed), batch_size=batch_size,
+        )
+        super().__init__(
+            method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
+            max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
+            stop_when_exhausted=stop_when_exhausted, search_space=search_space,
         )

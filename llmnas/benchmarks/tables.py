@@ -472,6 +472,22 @@ class NasBench201Table:
         first = int(rows[np.argmin(self._data.index[rows])])
         return Optimum(best, ops_to_config(self._data.ops[first]), indices[0], tuple(indices))
 
+    def top_pairs(self, k: int = 50, metric: str = "valid_acc") -> list[tuple[Config, float]]:
+        """The ``k`` best cells by ``metric`` as ``(config, value)`` pairs, best first: a
+        source for LAPT (principles) or a corpus for GPT-EA's Transformer prior."""
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be an integer >= 1, got {k!r}.")
+        values = self.values(metric)
+        order = np.argsort(values, kind="stable")
+        if self.direction(metric) == "maximize":
+            order = order[::-1]
+        return [(ops_to_config(self._data.ops[r]), float(values[r])) for r in order[:k]]
+
+    @property
+    def source_description(self) -> str:
+        """These cells as a LAPT source, in words for prompts and provenance (no benchmark name)."""
+        return f"the best architectures of the same search space trained on another dataset ({self.dataset})"
+
     def _sorted_values(self, metric: str) -> np.ndarray:
         cached = self._sorted.get(metric)
         if cached is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from ..history import History
 from ..proposals import Context, Proposal
 from ..space import Config
 from .operators import mutate_or_random
@@ -25,6 +26,8 @@ class Method(ABC):
 
     name: str = "method"
     batch_size: int = 5
+    llm_roles: tuple[str, ...] = ()
+    """Roles that may have an LLM of their own (e.g. CoLLM-NAS's navigator and generator)."""
 
     @abstractmethod
     def propose(self, ctx: Context, n: int) -> list[Proposal]:
@@ -33,6 +36,15 @@ class Method(ABC):
     def fallback(self, ctx: Context, n: int, taken: set) -> list[Config]:
         """The non-LLM operator: mutations of good configurations, else random ones."""
         return mutate_or_random(ctx.space, ctx.history, ctx.rng, n, taken)
+
+    def problems(self, config: Config) -> list[str]:
+        """The method's own legality rules (e.g. a resource limit), checked with the host's:
+        the problems of ``config``, empty when it may be evaluated."""
+        return []
+
+    def stop_reason(self, history: History) -> str | None:
+        """Why the search should stop now (e.g. a target score was reached), or ``None``."""
+        return None
 
     def budget_hint(self) -> int | None:
         """The evaluation budget the method plans with when the host does not say."""

@@ -20,11 +20,12 @@ agree on it without talking; the method keeps no per-process state.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -134,7 +135,7 @@ class LLMPrior(Prior):
         return out
 
     def miss_reason(self, ctx: Context) -> str:
-        return ctx._why_no_answer()
+        return ctx.last_miss or "LLM call failed or answer unusable"
 
     def settings(self) -> dict[str, Any]:
         return {"prior": self.name, "prior_top_k": self.top_k}
@@ -226,6 +227,14 @@ class TransformerPrior(Prior):
             logger.warning("TransformerPrior: skipped %d corpus entries that do not fit the space",
                            len(corpus) - len(rows))
 
+        with _one_thread():
+            return cls._fit(space, dims, rows, epochs=epochs, seed=seed, n_layers=n_layers, n_heads=n_heads,
+                            d_model=d_model, batch_size=batch_size, lr=lr, temperature=temperature)
+
+    @classmethod
+    def _fit(cls, space: SearchSpace, dims: list[Categorical], rows: list[list[int]], *, epochs: int, seed: int,
+             n_layers: int, n_heads: int, d_model: int, batch_size: int, lr: float,
+             temperature: float) -> "TransformerPrior":
         import time
 
         import torch
@@ -308,7 +317,7 @@ class TransformerPrior(Prior):
                 except ValueError:
                     pass  # a value the prior never saw: leave it erased as context
         # Fill one dimension at a time, in space order, each conditioned on those filled.
-        with torch.no_grad():
+        with torch.no_grad(), _one_thread():
             for j in range(len(self.dims)):
                 rows = np.flatnonzero(todo[:, j])
                 if not len(rows):
@@ -329,6 +338,85 @@ class TransformerPrior(Prior):
 
     def settings(self) -> dict[str, Any]:
         return {"prior": self.name, **self.info}
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run torch on one thread: the model is tiny, and on a busy 2-core machine torch's
+    default threads made fitting 30× slower (95 s instead of 3 s, measured)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class CorpusPrior(Prior):
+    """A :class:`TransformerPrior` fitted on ``corpus`` the first time it is used, when the
+    host's search space is known (hosts build one from ``prior="transformer", corpus=...``).
+
+    Args:
+        corpus: good architectures (configuration dicts in the host's names), ``(config,
+            score)`` pairs, or an object with ``top_pairs(k)`` (a tabular benchmark: its top
+            ``corpus_size``).
+        corpus_size: how many of a benchmark's best to train on. 200 [ours; the paper used
+            NAS-Bench-101 cells with ≥ 90% validation accuracy].
+        **fit_kwargs: passed to :meth:`TransformerPrior.fit` (``epochs``, ``seed``, ...).
+    """
+
+    name = "Transformer"
+    source = "prior"
+    cheap = True
+
+    def __init__(self, corpus: Any, *, corpus_size: int = 200, **fit_kwargs: Any) -> None:
+        if callable(getattr(corpus, "top_pairs", None)):
+            corpus = corpus.top_pairs(corpus_size)
+        if isinstance(corpus, (str, bytes)) or not isinstance(corpus, Sequence) or not corpus:
+            raise ValueError("corpus must be a non-empty list of architectures (dicts or (dict, score) pairs) "
+                             f"or a benchmark table; got {type(corpus).__name__}.")
+        configs = [c[0] if isinstance(c, (tuple, list)) and len(c) == 2 else c for c in corpus]
+        if not all(isinstance(c, Mapping) for c in configs):
+            raise ValueError("every corpus entry must be an architecture dict or a (dict, score) pair.")
+        self.corpus = [dict(c) for c in configs]
+        self.fit_kwargs = fit_kwargs
+        self._prior: TransformerPrior | None = None
+
+    def fitted(self, space: SearchSpace) -> TransformerPrior:
+        if self._prior is None:
+            self._prior = TransformerPrior.fit(space, self.corpus, **self.fit_kwargs)
+        return self._prior
+
+    def fill(
+        self, ctx: Context, partials: list[Config], masked: list[list[str]], *, upcoming: int = 0
+    ) -> list[Mapping[str, Any] | None]:
+        return self.fitted(ctx.space).fill(ctx, partials, masked, upcoming=upcoming)
+
+    def settings(self) -> dict[str, Any]:
+        if self._prior is not None:
+            return self._prior.settings()
+        return {"prior": self.name, "prior_corpus": len(self.corpus), "prior_fitted": False}
+
+
+def make_prior(prior: "str | Prior", corpus: Any = None, *, seed: int | None = None) -> Prior:
+    """A prior from a host argument: ``"llm"``, ``"transformer"`` (needs ``corpus``) or a
+    :class:`Prior` object."""
+    if isinstance(prior, Prior):
+        if corpus is not None:
+            raise ValueError("corpus= is only used with prior='transformer'.")
+        return prior
+    if prior == "llm":
+        if corpus is not None:
+            raise ValueError("corpus= is only used with prior='transformer'.")
+        return LLMPrior()
+    if prior == "transformer":
+        if corpus is None:
+            raise ValueError("prior='transformer' needs corpus=: good architectures to train on "
+                             "(a list of dicts, or a benchmark table such as NasBench201Table).")
+        return CorpusPrior(corpus, seed=0 if seed is None else int(seed))
+    raise ValueError(f"prior must be 'llm', 'transformer' or a gpt_ea.Prior object, got {prior!r}.")
 
 
 def _build_model(sizes: Sequence[int], *, n_layers: int, n_heads: int, d_model: int) -> Any:
@@ -363,6 +451,9 @@ def _build_model(sizes: Sequence[int], *, n_layers: int, n_heads: int, d_model: 
 
 
 # -- the method ---------------------------------------------------------------------------------
+PAPER_POPULATION = 30
+
+
 class GPTEA(Method):
     """GPT-EA as a host-agnostic method.
 
@@ -392,7 +483,9 @@ class GPTEA(Method):
         0.2
 
     Args:
-        population: GA population size. 30 [paper].
+        population: GA population size. 30 [paper]. ``None``: 30, reduced to
+            ``max(4, budget // 3)`` when the host's budget is smaller than 90, so a short search
+            still has three generations (the paper's 30 × 20 is 600 evaluations) [ours].
         generations: T, the generations over which the mask rate decays to 0. 20 [paper]. A
             host that passes its budget sets ``T = ceil(budget / population)`` instead [ours].
         crossover_rate: probability that an offspring comes from crossover. 0.9 [paper].
@@ -410,7 +503,7 @@ class GPTEA(Method):
     def __init__(
         self,
         *,
-        population: int = 30,
+        population: int | None = None,
         generations: int = 20,
         crossover_rate: float = 0.9,
         mutation_rate: float = 0.3,
@@ -419,11 +512,11 @@ class GPTEA(Method):
         prior: Prior | None = None,
         batch_size: int = 5,
     ) -> None:
-        for name, value in (("population", population), ("generations", generations),
+        for name, value in (("population", 30 if population is None else population), ("generations", generations),
                             ("tournament_size", tournament_size), ("batch_size", batch_size)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be an integer, got {value!r}.")
-        if population < 2:
+        if population is not None and population < 2:
             raise ValueError(f"population must be >= 2, got {population}.")
         if generations < 1:
             raise ValueError(f"generations must be >= 1, got {generations}.")
@@ -448,11 +541,11 @@ class GPTEA(Method):
 
     # -- plan ----------------------------------------------------------------------------------
     def budget_hint(self) -> int:
-        return self.population * self.generations
+        return (self.population or PAPER_POPULATION) * self.generations
 
     def settings(self) -> dict[str, Any]:
         return {
-            "population": self.population,
+            "population": self.population if self.population is not None else "auto",
             "generations": self.generations,
             "crossover_rate": self.crossover_rate,
             "mutation_rate": self.mutation_rate,
@@ -464,12 +557,20 @@ class GPTEA(Method):
 
     def generation(self, ctx: Context) -> int:
         """t = evaluated // population (generation 0 is the random initial population)."""
-        return len(ctx.history) // self.population
+        return len(ctx.history) // self.population_size(ctx)
+
+    def population_size(self, ctx: Context | None = None) -> int:
+        """The population: as given, else 30, or ``max(4, budget // 3)`` for a budget < 90."""
+        if self.population is not None:
+            return self.population
+        if ctx is not None and ctx.budget is not None and ctx.budget < 3 * PAPER_POPULATION:
+            return max(4, ctx.budget // 3)
+        return PAPER_POPULATION
 
     def total_generations(self, ctx: Context | None = None) -> int:
         """T: ``generations``, or ``ceil(budget / population)`` when the host gives a budget."""
         if ctx is not None and ctx.budget is not None:
-            return max(1, math.ceil(ctx.budget / self.population))
+            return max(1, math.ceil(ctx.budget / self.population_size(ctx)))
         return self.generations
 
     def mask_rate(self, t: int, ctx: Context | None = None) -> float:
@@ -501,7 +602,7 @@ class GPTEA(Method):
     def offspring(self, ctx: Context, n: int) -> list[Offspring]:
         """``n`` GA children of the current population, each with its erased dimensions."""
         rate = self.mask_rate(self.generation(ctx), ctx)
-        pool = ctx.history.top(self.population)
+        pool = ctx.history.top(self.population_size(ctx))
         out = []
         for _ in range(n):
             first = tournament(ctx.history, ctx.rng, self.tournament_size, pool)

@@ -36,6 +36,7 @@ value than ``max_options``); an invalid, empty or missing entry means the full d
 
 from __future__ import annotations
 
+import datetime as _dt
 import itertools
 import json
 import logging
@@ -45,7 +46,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..history import History, Observation
 from ..knowledge import FORMAT as KNOWLEDGE_FORMAT
-from ..knowledge import KnowledgeStore
+from ..knowledge import TRANSFER_PREFIX, KnowledgeStore
 from ..prompts import lapt as prompts
 from ..proposals import Context, Proposal
 from ..space import Categorical, Config, Float, Integer, SearchSpace
@@ -73,7 +74,10 @@ class LAPT(Method):
             NAS-Bench-201 CIFAR-10 and searches CIFAR-100 [paper]); principles are learned from
             its best ``n_source_shown``. A principles dict (see the module docstring), or the
             path of a JSON file holding one or an exported knowledge store: used as is, with no
-            learning call. Source and target should be distinct tasks (the released NB201
+            learning call. Any object with ``top_pairs(k)`` (a tabular benchmark such as
+            :class:`~llmnas.benchmarks.NasBench201Table`: its top ``n_source_shown``) or with
+            ``history()`` (a finished NNI strategy of this library) is accepted too; the Optuna
+            sampler also takes a finished ``optuna.Study``. Source and target should be distinct tasks (the released NB201
             script learns on the target itself, a leak not reproduced here [paper]).
         source_description: words for the prompt and the provenance (no benchmark names).
         source_direction: ``"maximize"`` or ``"minimize"`` for ``(config, score)`` pairs
@@ -146,8 +150,14 @@ class LAPT(Method):
         self.source_pairs: list[tuple[dict[str, Any], Any]] | None = None
         self.source_history: History | None = None
         self.given: dict[str, Any] | None = None
+        self.given_path = str(source) if isinstance(source, (str, Path)) else None
         if isinstance(source, (str, Path)):
             source = self.load_principles(source)
+        elif callable(getattr(source, "top_pairs", None)):  # a tabular benchmark: its top n_source_shown
+            source_description = source_description or getattr(source, "source_description", None)
+            source = source.top_pairs(n_source_shown)
+        elif callable(getattr(source, "history", None)):  # a finished search (e.g. an NNI strategy)
+            source = source.history()
         if source is None:
             pass
         elif isinstance(source, History):
@@ -222,6 +232,25 @@ class LAPT(Method):
         return latest[1] if latest else None
 
     @staticmethod
+    def save_principles(where: Context | KnowledgeStore, path: str | Path,
+                        exported: Mapping[str, Any] | None = None) -> Path:
+        """Write the latest principles (with their provenance) to a JSON file: a ``source=``
+        for another study, in either host. ``exported`` (e.g. the host, a note naming the
+        task) is added to the provenance under ``"exported"``."""
+        found = LAPT.principles(where)
+        if found is None:
+            raise ValueError("no principles yet: LAPT has not learned any in this study.")
+        document = {**{k: v for k, v in found.items() if k != "format"}, "format": FORMAT}
+        provenance = dict(document.get("provenance") or {})
+        provenance["exported"] = {"at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                                  **{k: v for k, v in (exported or {}).items() if v is not None}}
+        document["provenance"] = provenance
+        path = Path(path)
+        path.write_text(json.dumps(document, indent=2))
+        logger.info("LAPT: principles written to %s", path)
+        return path
+
+    @staticmethod
     def load_principles(path: str | Path) -> dict[str, Any]:
         """Principles from a JSON file: a principles dict or an exported knowledge store (its
         latest ``lapt/principles`` entry)."""
@@ -242,6 +271,7 @@ class LAPT(Method):
 
     # -- proposing -----------------------------------------------------------------------------
     def propose(self, ctx: Context, n: int) -> list[Proposal]:
+        self._adopt_transferred(ctx)
         if self.source_kind == "warm-start" and len(ctx.history) < self.warmup:
             reason = f"LAPT warm start ({len(ctx.history)} of {self.warmup} evaluations before learning)"
             logger.info("LAPT: warm start: no source given; proposing with the fallback operator until %d "
@@ -249,6 +279,19 @@ class LAPT(Method):
             return _emit(ctx, self.fallback(ctx, n, set(ctx.taken)), "fallback", reason)
         principles = self._current_principles(ctx, n)
         return self._evolve(ctx, n, principles)
+
+    def _adopt_transferred(self, ctx: Context) -> None:
+        """With no source given, principles imported from another study
+        (``knowledge.load(path, transfer=True)``) are the given principles."""
+        if self.source_kind != "warm-start":
+            return
+        found = ctx.knowledge.transferred(KEY)
+        if found is None or not isinstance(found[1], Mapping) or not isinstance(found[1].get("whitelist"), Mapping):
+            return
+        self.given = json.loads(json.dumps(dict(found[1])))
+        provenance = ctx.knowledge.get(TRANSFER_PREFIX + "provenance") or {}
+        self.given_path = f"imported knowledge ({provenance.get('file', 'a knowledge file')})"
+        logger.info("LAPT: no source given; the principles imported from another study are the source.")
 
     def _current_principles(self, ctx: Context, upcoming: int) -> dict[str, Any]:
         j = (len(ctx.history) - self.learn_step) // self.adapt_every
@@ -302,7 +345,9 @@ class LAPT(Method):
                 "kind": "given", "step": self.learn_step, "given_provenance": provenance, "notes": notes,
             })
             _log_notes(notes)
-            logger.info("LAPT: using the given principles (no learning call): %s", _short(value["text"]))
+            logger.info("LAPT: using the given principles%s (no learning call): %s; principles: %s",
+                        f" from {self.given_path}" if self.given_path else "", describe_provenance(provenance),
+                        _short(value["text"]))
             return ctx.knowledge.put(key, value)
         data, description = self._source_data(ctx)
         if not data.usable:
@@ -418,6 +463,18 @@ class LAPT(Method):
 
 
 # -- whitelists ----------------------------------------------------------------------------------
+def describe_provenance(provenance: Mapping[str, Any]) -> str:
+    """One line on where principles came from, for logs."""
+    if not provenance:
+        return "no provenance recorded"
+    parts = [f"{provenance.get('kind', '?')} from {provenance.get('source', '?')} at step {provenance.get('step', '?')}"]
+    exported = provenance.get("exported")
+    if isinstance(exported, Mapping):
+        parts.append("exported by " + ", ".join(f"{k}={v}" for k, v in exported.items() if k != "at")
+                     + f" at {exported.get('at', '?')}")
+    return "; ".join(parts)
+
+
 def full_whitelist(space: SearchSpace) -> dict[str, Any]:
     """The whitelist that keeps every value: the full space."""
     out: dict[str, Any] = {}

@@ -138,7 +138,8 @@ class SEKI(Method):
         if strategy is None:
             previous = ctx.knowledge.latest("seki/strategy")
             answer = ctx.ask_json(
-                prompts.strategy_messages(ctx, current, previous[1] if previous else None),
+                prompts.strategy_messages(ctx, current, previous[1] if previous else None,
+                                          None if previous else transferred_knowledge(ctx)),
                 prompts.STRATEGY_SCHEMA, purpose="strategy", upcoming=n,
             )
             text = answer.get("strategy") if isinstance(answer, dict) else None
@@ -167,11 +168,24 @@ class SEKI(Method):
             purpose="knowledge-inspiration",
             extra_properties={"patterns": {"type": "string", "maxLength": 400}},
         )
+        ctx.knowledge.put(f"seki/repository/{len(ctx.history)}", [  # the repository as it was shown
+            {"config": ctx.space.encode(o.config), "values": list(o.values or ())} for o in repository])
         patterns = answer.get("patterns")
         if isinstance(patterns, str) and patterns.strip():
             ctx.knowledge.put(f"seki/patterns/{len(ctx.history)}", patterns.strip())
             logger.info("SEKI step %d: patterns: %s", len(ctx.history), _short(patterns))
         return proposals
+
+
+def transferred_knowledge(ctx: Context) -> str | None:
+    """What an earlier SEKI study wrote (its last strategy and patterns), imported with
+    ``knowledge.load(path, transfer=True)``; ``None`` when nothing was imported."""
+    parts = []
+    for prefix, label in (("seki/patterns", "Patterns of its best architectures"), ("seki/strategy", "Its last strategy")):
+        found = ctx.knowledge.transferred(prefix)
+        if found is not None and isinstance(found[1], str):
+            parts.append(f"{label}: {found[1]}")
+    return "\n".join(parts) or None
 
 
 def _short(text: str, limit: int = 160) -> str:

@@ -64,7 +64,8 @@ def tried_block(ctx: Context, *, top: int = 8, recent: int = 8, failures: int = 
         if key not in seen:
             seen.add(key)
             shown.append(obs)
-    text = f"Tried so far ({len(ctx.history)} in all; the best and the latest):\n{numbered(ctx, shown)}"
+    best = "the Pareto front first" if ctx.history.multi_objective else "the best"
+    text = f"Tried so far ({len(ctx.history)} in all; {best}, then the latest):\n{numbered(ctx, shown)}"
     failed = [o for o in ctx.history if o.state == TrialState.FAILED and ctx.space.key(o.config) not in seen]
     if failed:
         lines = "\n".join(f"- {format_observation(ctx, o)}" for o in failed[-failures:])

@@ -15,8 +15,11 @@ STRATEGY_SCHEMA = {
 }
 
 
-def strategy_messages(ctx: Context, current: Observation | None, previous: str | None) -> list[dict[str, str]]:
-    """Call A: read the current architecture and write an optimisation strategy in words."""
+def strategy_messages(
+    ctx: Context, current: Observation | None, previous: str | None, prior: str | None = None
+) -> list[dict[str, str]]:
+    """Call A: read the current architecture and write an optimisation strategy in words
+    (``prior``: knowledge imported from an earlier study, shown until this study has its own)."""
     if current is None:
         focus = "Nothing has been evaluated yet."
         ask = ("Write a strategy for the first architectures to try: which choices are "
@@ -28,6 +31,8 @@ def strategy_messages(ctx: Context, current: Observation | None, previous: str |
     parts = [task_block(ctx), focus, f"Best so far:\n{numbered(ctx, ctx.history.top(5))}"]
     if previous:
         parts.append(f"Your previous strategy:\n{previous}")
+    elif prior:
+        parts.append(f"Knowledge from an earlier search on a related task (use what applies):\n{prior}")
     parts.append(ask + ' At most 120 words. Answer as {"strategy": "..."}.')
     return [system_message(), {"role": "user", "content": "\n\n".join(parts)}]
 

@@ -24,21 +24,39 @@ def run(args: list[str], env_endpoint, tmp_path: Path, timeout: int = 240) -> st
     return out.stdout
 
 
-def test_optuna_example(env_endpoint, tmp_path):
-    out = run(["examples/seki_optuna_nb201.py", "--trials", "12"], env_endpoint, tmp_path)
+METHODS = ["seki", "lapt", "collm-nas", "gpt-ea"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_optuna_example(env_endpoint, tmp_path, method):
+    out = run(["examples/optuna_nb201.py", "--method", method, "--trials", "12"], env_endpoint, tmp_path)
     assert "best valid" in out and "table optimum test 94.37" in out
-    assert env_endpoint.chat_requests
+    assert env_endpoint.chat_requests or method == "gpt-ea"  # GPT-EA's 12 trials: 3 generations of 4
 
 
-def test_nni_example(env_endpoint, tmp_path):
-    out = run(["examples/seki_nni_nb201.py", "--models", "10"], env_endpoint, tmp_path)
-    assert "accepted_llm" in out
+@pytest.mark.parametrize("method", METHODS)
+def test_nni_example(env_endpoint, tmp_path, method):
+    out = run(["examples/nni_nb201.py", "--method", method, "--models", "12"], env_endpoint, tmp_path)
+    assert "accepted_llm" in out and "best valid" in out
     assert env_endpoint.chat_requests
 
 
 def test_real_training_example(env_endpoint, tmp_path):
-    out = run(["examples/seki_optuna_train_cnn.py", "--trials", "4"], env_endpoint, tmp_path)
+    out = run(["examples/optuna_train_cnn.py", "--method", "collm-nas", "--trials", "4"], env_endpoint, tmp_path)
     assert "best validation accuracy" in out
+
+
+def test_lapt_transfer_example(env_endpoint, tmp_path):
+    principles = tmp_path / "principles.json"
+    out = run(["examples/lapt_transfer_nni_to_optuna.py", "--source-models", "12", "--trials", "8",
+               "--principles", str(principles)], env_endpoint, tmp_path)
+    assert "NNI on CIFAR-10: 12 models" in out and f"Optuna on CIFAR-100 from {principles}" in out
+    assert principles.exists()
+
+
+def test_collm_nas_constraint_example(env_endpoint, tmp_path):
+    out = run(["examples/collm_nas_optuna_constraint.py", "--trials", "20"], env_endpoint, tmp_path)
+    assert "trials over the limit: none" in out and "Navigator rounds:" in out
 
 
 @pytest.mark.parametrize("host", ["optuna", "nni"])
@@ -50,6 +68,11 @@ def test_demo_prints_a_result_table(env_endpoint, tmp_path, host):
     assert "Evaluated 10 architectures (10 distinct)" in out
     assert "table optimum: valid 91.61, test 94.37" in out
     assert result.exists()
+
+
+def test_demo_runs_any_method(env_endpoint, tmp_path):
+    out = run(["-m", "llmnas.cli", "demo", "--method", "collm-nas", "--budget", "10"], env_endpoint, tmp_path)
+    assert "Evaluated 10 architectures (10 distinct)" in out and "CoLLM-NAS" in out
 
 
 def test_demo_without_a_table_trains_cnns(env_endpoint, tmp_path):

@@ -88,11 +88,20 @@ def test_bad_arguments_name_the_rule(kwargs, rule):
 
 def test_defaults_are_the_papers():
     s = GPTEA().settings()
-    assert (s["population"], s["generations"], s["crossover_rate"], s["mutation_rate"], s["rate0"]) == (30, 20, 0.9, 0.3, 0.4)
+    assert GPTEA().population_size() == 30
+    assert (s["generations"], s["crossover_rate"], s["mutation_rate"], s["rate0"]) == (20, 0.9, 0.3, 0.4)
     assert s["tournament_size"] == 3 and s["prior"] == "LLM" and GPTEA().budget_hint() == 600
     assert GPTEA(prior=LLMPrior(top_k=8)).settings()["prior_top_k"] == 8
     with pytest.raises(ValueError, match="top_k"):
         LLMPrior(top_k=0)
+
+
+def test_population_shrinks_for_short_budgets_so_there_are_generations():
+    assert GPTEA().population_size(_ctx(0, budget=30)) == 10  # 3 generations of 10
+    assert GPTEA().population_size(_ctx(0, budget=9)) == 4
+    assert GPTEA().population_size(_ctx(0, budget=200)) == 30  # the paper's
+    assert GPTEA(population=12).population_size(_ctx(0, budget=30)) == 12  # given: kept
+    assert GPTEA().total_generations(_ctx(0, budget=30)) == 3
 
 
 def _ctx(n_evaluated: int, seed: int = 0, budget: int | None = None) -> Context:

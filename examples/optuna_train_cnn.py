@@ -1,7 +1,7 @@
-"""SEKI choosing small CNNs that really train (CPU, a few seconds each) on the handwritten
-digits that ship with scikit-learn: no benchmark table, no download.
+"""Any method choosing small CNNs that really train (CPU, a few seconds each) on the
+handwritten digits that ship with scikit-learn: no benchmark table, no download.
 
-    python examples/seki_optuna_train_cnn.py [--trials 12]
+    python examples/optuna_train_cnn.py [--method seki|lapt|collm-nas|gpt-ea] [--trials 12]
 """
 
 from __future__ import annotations
@@ -12,19 +12,22 @@ import logging
 import optuna
 
 from llmnas.benchmarks.digits import DigitsCNN
-from optuna_llm_samplers import SEKISampler
+from optuna_llm_samplers import CoLLMNASSampler, GPTEASampler, LAPTSampler, SEKISampler
+
+SAMPLERS = {"seki": SEKISampler, "lapt": LAPTSampler, "collm-nas": CoLLMNASSampler, "gpt-ea": GPTEASampler}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--method", choices=sorted(SAMPLERS), default="seki")
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--llm", default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-    sampler = SEKISampler(llm=args.llm, seed=0, budget=args.trials,
-                          task="Design a small CNN for 8x8 grey-scale digit images (10 classes).")
+    sampler = SAMPLERS[args.method](llm=args.llm, seed=0, budget=args.trials,
+                                     task="Design a small CNN for 8x8 grey-scale digit images (10 classes).")
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(DigitsCNN(epochs=4).optuna_objective(), n_trials=args.trials)
     print(f"best validation accuracy {study.best_value:.2f}% with {study.best_params}")
