@@ -166,7 +166,7 @@ class Searcher:
         reason = self.stop_reason(history)
         if reason:
             raise TargetReached(f"{self.method.name}: {reason}")
-        host_validator = self._with_method_rules(host_validator)
+        host_validator = self.with_method_rules(host_validator)
         with self._lock:
             taken = {space.key(o.config) for o in history} | {space.key(c) for c in pending}
             fresh = [
@@ -192,7 +192,9 @@ class Searcher:
                                 "the number of trials (the method's stages are planned from it).",
                                 self.method.name,
                             )
-                llm = self.llm
+                # The main LLM is set up only if some call uses it (a role without its own LLM).
+                roles_covered = bool(self.method.llm_roles) and set(self.method.llm_roles) <= set(self.role_specs)
+                llm = None if roles_covered and self.use_llm else self.llm
                 ctx = Context(
                     space=space, history=history, knowledge=knowledge, llm=llm, rng=self.rng,
                     pending=list(pending) + [p.config for p in self._buffer], budget=budget,
@@ -219,8 +221,9 @@ class Searcher:
             served, self._buffer = self._buffer[:n], self._buffer[n:]
             return served
 
-    def _with_method_rules(self, host_validator: HostValidator | None) -> HostValidator | None:
-        """The host's rules followed by the method's own (:meth:`Method.problems`)."""
+    def with_method_rules(self, host_validator: HostValidator | None) -> HostValidator | None:
+        """The host's rules followed by the method's own (:meth:`Method.problems`, e.g. a
+        resource limit): hosts use it for any configuration they pick themselves too."""
         if type(self.method).problems is Method.problems:
             return host_validator
 
@@ -260,11 +263,20 @@ class Searcher:
         llm = self._llm
         stats = self.stats.as_dict()
         proposals = max(1, self.proposals_made)
+        roles = {role: r for role, r in self._role_llms.items() if r is not None}
+        description = llm.description if llm is not None else ("off" if not self.use_llm else "not used yet")
+        if roles:
+            description = "; ".join([f"{role}: {r.description}" for role, r in roles.items()]
+                                    + ([f"others: {llm.description}"] if llm is not None else []))
+        usage: dict[str, Any] = {}
+        for source in ([llm] if llm is not None else []) + list(roles.values()):
+            for key, value in source.usage.as_dict().items():
+                usage[key] = usage.get(key, 0) + value if isinstance(value, (int, float)) else value
         return {
             "method": self.method.name,
             "settings": self.method.settings(),
-            "llm": llm.description if llm is not None else ("off" if not self.use_llm else "not used yet"),
-            "llm_usage": llm.usage.as_dict() if llm is not None else {},
+            "llm": description,
+            "llm_usage": usage,
             **({"role_llms": {role: {"llm": r.description, "llm_usage": r.usage.as_dict()}
                               for role, r in self._role_llms.items() if r is not None}}
                if self._role_llms else {}),

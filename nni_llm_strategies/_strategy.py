@@ -34,7 +34,7 @@ from llmnas.history import History, Observation, TrialState
 from llmnas.knowledge import InMemoryKnowledge
 from llmnas.llm.protocol import LLM
 from llmnas.methods.base import Method
-from llmnas.proposals import Proposal, SearchStopped
+from llmnas.proposals import Proposal, SearchStopped, SpaceExhausted
 from llmnas.searcher import Searcher
 from llmnas.space import Config
 
@@ -156,6 +156,7 @@ class LLMStrategy(Strategy):
         self._planned_budget: int | None = None
         self._budget_source = "not resolved yet"
         self._exhausted = False
+        self._stopped = ""  # why the search stopped before the budget (space exhausted, target reached)
         self._pending_state: Mapping[str, Any] | None = None
 
     def extra_repr(self) -> str:
@@ -192,10 +193,10 @@ class LLMStrategy(Strategy):
                 if not proposals:
                     break
                 for i, proposal in enumerate(proposals):
-                    if i and not self._may_submit(wait=False):
+                    if i and (not self._may_submit(wait=False) or self._stop_requested()):
                         break
                     self._submit(proposal)
-            if not self._exhausted:
+            if not self._stopped:
                 logger.info("%s: budget exhausted after %d submitted models.", self.method.name,
                             self._submitted_this_run)
             self._wait_for_running()
@@ -254,8 +255,23 @@ class LLMStrategy(Strategy):
             )
         except SearchStopped as exc:  # the space is exhausted, or the method's stop rule fired
             logger.info("%s. Stop submitting.", str(exc).rstrip("."))
-            self._exhausted = True
+            self._exhausted = isinstance(exc, SpaceExhausted)
+            self._stopped = str(exc)
             return []
+
+    def _stop_requested(self) -> bool:
+        """The method's stop rule (e.g. CoLLM-NAS's target), checked between the submissions of
+        one batch: engines that run a model per submission (the sequential one) have results by
+        then."""
+        if type(self.method).stop_reason is Method.stop_reason:
+            return False
+        with self._lock:
+            history = self._history()
+        reason = self.searcher.stop_reason(history)
+        if reason:
+            self._stopped = f"{self.method.name}: {reason}"
+            logger.info("%s. Stop submitting.", self._stopped)
+        return bool(reason)
 
     def _submit(self, proposal: Proposal) -> None:
         assert self._nni_space is not None
@@ -375,6 +391,7 @@ class LLMStrategy(Strategy):
                 max_in_flight=self._max_in_flight,
                 best=best.value if best is not None else None,
                 space_exhausted=self._exhausted,
+                stopped=self._stopped or None,
             )
         return out
 

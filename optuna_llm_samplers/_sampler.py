@@ -258,7 +258,9 @@ class LLMSampler(BaseSampler):
         )
         if search_space is not None and (not isinstance(search_space, Mapping) or not all(
                 isinstance(d, BaseDistribution) for d in search_space.values())):
-            raise ValueError("search_space must map parameter names to optuna distributions.")
+            raise ValueError(
+                "search_space must map parameter names to optuna distributions (for a core SearchSpace "
+                f"such as table.space(), pass optuna_llm_samplers.to_distributions(space)); got {search_space!r}.")
         self._search_space = dict(search_space or {})
         self._budget = budget if budget is not None else method.budget_hint()
         self._log_every = log_every
@@ -417,7 +419,7 @@ class LLMSampler(BaseSampler):
         config: Config = {}
         for _ in range(MAX_CLAIM_ATTEMPTS):
             snapshot = self._snapshot(study, space, exclude_id=trial._trial_id)
-            validator = make_validator(search_space, snapshot.problems)
+            validator = self._searcher.with_method_rules(make_validator(search_space, snapshot.problems))
             config, source = self._next_config(study, trial, snapshot, validator, yielded)
             config = {**config, **decided}
             self._claim(study, trial, space, config, source)
@@ -585,7 +587,7 @@ class LLMSampler(BaseSampler):
         taken = snapshot.taken()
         if not snapshot.partial and len(taken) < space.size():
             return  # something is certainly left
-        validator = make_validator(distributions, snapshot.problems)
+        validator = self._searcher.with_method_rules(make_validator(distributions, snapshot.problems))
         configs = enumerate_configs(space, ENUMERATION_LIMIT)
         if configs is None or any(space.key(c) not in taken and not validator(c) for c in configs):
             return

@@ -75,7 +75,7 @@ class SEKISampler(LLMSampler):
         stop_when_exhausted: stop the study once every configuration of a finite space has
             been tried, as ``GridSampler`` does (default); ``False`` re-evaluates instead.
         search_space: the distributions, when known up front (e.g.
-            ``NasBench201Table.optuna_search_space()``), so the first trial is proposed by
+            ``to_distributions(NasBench201Table.space())``), so the first trial is proposed by
             the method too (and checked by its rules); else learned from finished trials.
     """
 

@@ -29,9 +29,12 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from typing import Any, Callable, Mapping
 
-from ..history import History, Observation
+import numpy as np
+
+from ..history import History, Observation, TrialState
 from ..prompts import collm_nas as prompts
 from ..proposals import Context, Proposal
 from ..space import Config
@@ -86,7 +89,8 @@ class CoLLMNAS(Method):
         round_size: evaluations per Navigator round. About 5 on NAS-Bench-201 [paper].
         batch_size: architectures the Generator is asked for per call. The paper asks for
             10–20 and evaluates about 5 per round on NAS-Bench-201 [paper]; 5 [ours] so one
-            round is one Generator call.
+            round is one Generator call. A batch larger than a round spans rounds: the
+            Navigator then revises once per batch, shown every result since its last revision.
         navigator_memory: earlier rounds kept in the Navigator's conversation (beyond the
             opening). The paper keeps the Navigator's memory on and the Generator's off, its
             best setting on larger tasks [paper]; 4 rounds [ours] bound the prompt. 0 makes the
@@ -161,8 +165,10 @@ class CoLLMNAS(Method):
         except Exception as exc:  # a user check that fails on one architecture rejects it, loudly
             logger.warning("CoLLM-NAS: the resource limit raised %s on %s: rejected", type(exc).__name__, config)
             return [f"the resource limit could not be checked ({type(exc).__name__}: {exc})"]
-        fits = bool(verdict) if isinstance(verdict, bool) or not isinstance(verdict, (int, float)) \
-            else float(verdict) <= 0
+        if isinstance(verdict, (bool, np.bool_)) or not isinstance(verdict, numbers.Real):
+            fits = bool(verdict)
+        else:  # a number (numpy's too): Optuna's convention, <= 0 is within the limit
+            fits = float(verdict) <= 0
         if fits:
             return []
         return [f"over the resource limit ({self.limit_text})"]
@@ -171,11 +177,12 @@ class CoLLMNAS(Method):
         return not self.problems(config)
 
     def best_within_limit(self, history: History) -> Observation | None:
-        """The best complete, feasible architecture (the ranking puts them first)."""
-        best = history.best()
-        if best is None or not best.feasible or best.state.value != "complete" or not self.within_limit(best.config):
-            return None
-        return best
+        """The best complete, feasible architecture within the resource limit (an enqueued or
+        host-chosen trial over the limit may rank above it)."""
+        for obs in history.ranked():
+            if obs.feasible and obs.state == TrialState.COMPLETE and self.within_limit(obs.config):
+                return obs
+        return None
 
     def stop_reason(self, history: History) -> str | None:
         if self.target is None:
@@ -228,7 +235,10 @@ class CoLLMNAS(Method):
             exchanges = talked[:1] + talked[1:][-self.navigator_memory:]
             message = ""
         if len(ctx.history):
-            results = ctx.history.recent(self.round_size)  # the round just finished
+            # Every result since the previous revision (more than one round when batches are
+            # larger than rounds), bounded so the prompt does not grow.
+            since = int(previous.get("evaluated", 0)) if previous else 0
+            results = list(ctx.history)[since:][-max(self.round_size, self.batch_size, 5) * 2:]
             fb = prompts.feedback(ctx, results, self.target, self.best_within_limit(ctx.history) or ctx.history.best())
             message = f"{message}\n\n{fb}" if message else fb
         answer = ctx.ask_json(prompts.navigator_messages(ctx, exchanges, message), prompts.NAVIGATOR_SCHEMA,
@@ -236,11 +246,12 @@ class CoLLMNAS(Method):
         strategy = _clean(answer)
         if strategy is not None:
             logger.info("CoLLM-NAS round %d: Navigator: %s", r, _short(prompts.format_strategy(strategy)))
-            return {"round": r, "source": "llm", "message": message, "strategy": strategy}
+            return {"round": r, "source": "llm", "evaluated": len(ctx.history), "message": message,
+                    "strategy": strategy}
         kept = previous["strategy"] if previous else dict(DEFAULT_STRATEGY)
         logger.info("CoLLM-NAS round %d: no new strategy (%s); keeping %s", r,
                     ctx.last_miss or "no answer", "the previous one" if previous else "the default one")
-        return {"round": r, "source": "kept", "message": message, "strategy": kept}
+        return {"round": r, "source": "kept", "evaluated": len(ctx.history), "message": message, "strategy": kept}
 
     @staticmethod
     def navigator_log(where: Context | Any) -> list[dict[str, Any]]:

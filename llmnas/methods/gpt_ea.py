@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
@@ -340,18 +341,31 @@ class TransformerPrior(Prior):
         return {"prior": self.name, **self.info}
 
 
+_THREADS_LOCK = threading.Lock()
+_THREADS_STATE = {"users": 0, "before": 0}
+
+
 @contextlib.contextmanager
 def _one_thread() -> Iterator[None]:
-    """Run torch on one thread: the model is tiny, and on a busy 2-core machine torch's
-    default threads made fitting 30× slower (95 s instead of 3 s, measured)."""
+    """Run torch on one thread while the prior fits or fills: the model is tiny, and on a busy
+    2-core machine torch's default threads made fitting 30× slower (95 s instead of 3 s,
+    measured). Torch's thread count is process-wide: overlapping users (threads) share one
+    save/restore, so the count the process had is always restored by the last one out; torch
+    work in other threads runs on one thread meanwhile (about 3 s to fit, milliseconds to fill)."""
     import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    with _THREADS_LOCK:
+        if _THREADS_STATE["users"] == 0:
+            _THREADS_STATE["before"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _THREADS_STATE["users"] += 1
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        with _THREADS_LOCK:
+            _THREADS_STATE["users"] -= 1
+            if _THREADS_STATE["users"] == 0:
+                torch.set_num_threads(_THREADS_STATE["before"])
 
 
 class CorpusPrior(Prior):
@@ -383,21 +397,42 @@ class CorpusPrior(Prior):
         self.corpus = [dict(c) for c in configs]
         self.fit_kwargs = fit_kwargs
         self._prior: TransformerPrior | None = None
+        self._error = ""  # why fitting failed (then the prior gives nothing; logged once)
 
     def fitted(self, space: SearchSpace) -> TransformerPrior:
+        """The Transformer fitted on the corpus for ``space`` (fitted on first use)."""
         if self._prior is None:
+            names = {d.name for d in space if isinstance(d, Categorical)}
+            keys = set().union(*(c.keys() for c in self.corpus))
+            if not names & keys:
+                raise ValueError(
+                    f"the corpus does not use the search space's names: the space has {sorted(names)}, "
+                    f"the corpus {sorted(keys)[:12]}. Give the architectures in the host's parameter names.")
             self._prior = TransformerPrior.fit(space, self.corpus, **self.fit_kwargs)
         return self._prior
 
     def fill(
         self, ctx: Context, partials: list[Config], masked: list[list[str]], *, upcoming: int = 0
     ) -> list[Mapping[str, Any] | None]:
-        return self.fitted(ctx.space).fill(ctx, partials, masked, upcoming=upcoming)
+        if self._error:
+            return [None] * len(partials)
+        try:
+            prior = self.fitted(ctx.space)
+        except ValueError as exc:
+            self._error = str(exc)
+            logger.error("GPT-EA: the Transformer prior cannot be trained (%s); offspring are refilled at "
+                         "random instead (a plain GA), counted as fallbacks.", exc)
+            return [None] * len(partials)
+        return prior.fill(ctx, partials, masked, upcoming=upcoming)
+
+    def miss_reason(self, ctx: Context) -> str:
+        return f"Transformer prior unavailable ({self._error})" if self._error else super().miss_reason(ctx)
 
     def settings(self) -> dict[str, Any]:
         if self._prior is not None:
             return self._prior.settings()
-        return {"prior": self.name, "prior_corpus": len(self.corpus), "prior_fitted": False}
+        return {"prior": self.name, "prior_corpus": len(self.corpus), "prior_fitted": False,
+                **({"prior_error": self._error} if self._error else {})}
 
 
 def make_prior(prior: "str | Prior", corpus: Any = None, *, seed: int | None = None) -> Prior:
@@ -538,6 +573,7 @@ class GPTEA(Method):
         self.tournament_size = tournament_size
         self.prior = prior if prior is not None else LLMPrior()
         self.batch_size = batch_size
+        self._auto_population: int | None = None
 
     # -- plan ----------------------------------------------------------------------------------
     def budget_hint(self) -> int:
@@ -560,17 +596,21 @@ class GPTEA(Method):
         return len(ctx.history) // self.population_size(ctx)
 
     def population_size(self, ctx: Context | None = None) -> int:
-        """The population: as given, else 30, or ``max(4, budget // 3)`` for a budget < 90."""
+        """The population: as given, else 30, or ``max(4, budget // 3)`` for a budget < 90.
+        Once chosen from a budget it stays (a study running past its budget, when the host
+        stops passing one, keeps evolving the same population)."""
         if self.population is not None:
             return self.population
-        if ctx is not None and ctx.budget is not None and ctx.budget < 3 * PAPER_POPULATION:
-            return max(4, ctx.budget // 3)
-        return PAPER_POPULATION
+        if ctx is not None and ctx.budget is not None:
+            self._auto_population = max(4, ctx.budget // 3) if ctx.budget < 3 * PAPER_POPULATION else PAPER_POPULATION
+        return self._auto_population or PAPER_POPULATION
 
     def total_generations(self, ctx: Context | None = None) -> int:
         """T: ``generations``, or ``ceil(budget / population)`` when the host gives a budget."""
         if ctx is not None and ctx.budget is not None:
             return max(1, math.ceil(ctx.budget / self.population_size(ctx)))
+        if self.population is None and self._auto_population is not None:  # past the budget: T is over
+            return max(1, self.generation(ctx) if ctx is not None else self.generations)
         return self.generations
 
     def mask_rate(self, t: int, ctx: Context | None = None) -> float:

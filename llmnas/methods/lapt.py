@@ -36,6 +36,7 @@ value than ``max_options``); an invalid, empty or missing entry means the full d
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import itertools
 import json
@@ -155,6 +156,8 @@ class LAPT(Method):
             source = self.load_principles(source)
         elif callable(getattr(source, "top_pairs", None)):  # a tabular benchmark: its top n_source_shown
             source_description = source_description or getattr(source, "source_description", None)
+            if source_direction is None and callable(getattr(source, "direction", None)):
+                source_direction = source.direction("valid_acc")  # the pairs' metric, not the study's
             source = source.top_pairs(n_source_shown)
         elif callable(getattr(source, "history", None)):  # a finished search (e.g. an NNI strategy)
             source = source.history()
@@ -182,7 +185,9 @@ class LAPT(Method):
         else:
             raise ValueError(
                 "source must be None (warm start), a list of (config, score) pairs, a History, a "
-                f"principles dict or the path of a principles file; got {type(source).__name__}."
+                "principles dict, the path of a principles file, a benchmark table (top_pairs), a "
+                "finished strategy of this library (history()) or, for the Optuna sampler, a finished "
+                f"optuna.Study; got {type(source).__name__}."
             )
         self.source_description = source_description
         self.source_direction = source_direction
@@ -271,7 +276,9 @@ class LAPT(Method):
 
     # -- proposing -----------------------------------------------------------------------------
     def propose(self, ctx: Context, n: int) -> list[Proposal]:
-        self._adopt_transferred(ctx)
+        transferred = self._with_transferred(ctx)
+        if transferred is not None:
+            return transferred.propose(ctx, n)
         if self.source_kind == "warm-start" and len(ctx.history) < self.warmup:
             reason = f"LAPT warm start ({len(ctx.history)} of {self.warmup} evaluations before learning)"
             logger.info("LAPT: warm start: no source given; proposing with the fallback operator until %d "
@@ -280,18 +287,22 @@ class LAPT(Method):
         principles = self._current_principles(ctx, n)
         return self._evolve(ctx, n, principles)
 
-    def _adopt_transferred(self, ctx: Context) -> None:
-        """With no source given, principles imported from another study
-        (``knowledge.load(path, transfer=True)``) are the given principles."""
+    def _with_transferred(self, ctx: Context) -> "LAPT | None":
+        """With no source given, principles imported into this study's knowledge from another
+        study (``knowledge.load(path, transfer=True)``) are the source: a copy of this method
+        that has them as given principles (this object stays as built: it may serve another
+        study)."""
         if self.source_kind != "warm-start":
-            return
+            return None
         found = ctx.knowledge.transferred(KEY)
         if found is None or not isinstance(found[1], Mapping) or not isinstance(found[1].get("whitelist"), Mapping):
-            return
-        self.given = json.loads(json.dumps(dict(found[1])))
+            return None
+        method = copy.copy(self)
+        method.given = json.loads(json.dumps(dict(found[1])))
         provenance = ctx.knowledge.get(TRANSFER_PREFIX + "provenance") or {}
-        self.given_path = f"imported knowledge ({provenance.get('file', 'a knowledge file')})"
-        logger.info("LAPT: no source given; the principles imported from another study are the source.")
+        method.given_path = f"imported knowledge ({provenance.get('file', 'a knowledge file')})"
+        logger.debug("LAPT: no source given; the principles imported from another study are the source.")
+        return method
 
     def _current_principles(self, ctx: Context, upcoming: int) -> dict[str, Any]:
         j = (len(ctx.history) - self.learn_step) // self.adapt_every

@@ -99,7 +99,7 @@ def test_lapt_principles_imported_as_knowledge_replace_the_warm_start(fake_opena
     strategy.knowledge.load(path, transfer=True)
     with caplog.at_level(logging.INFO, logger="llmnas"):
         nni_search(strategy, table, 6)
-    assert "imported from another study" in caplog.text
+    assert "using the given principles from imported knowledge" in caplog.text
     first = strategy.knowledge.get("lapt/principles/0")  # from the first model on: no warm start
     assert first["provenance"]["kind"] == "given" and first["whitelist"] == whitelist
     assert not any(k.startswith(TRANSFER_PREFIX + "transfer/") for k in strategy.knowledge.items())

@@ -157,3 +157,18 @@ def test_the_score_of_a_trial_is_what_the_objective_returned():
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(nas_objective, n_trials=10)
     assert all(t.value == nas_score(t.params) for t in study.trials)
+
+
+def test_configurations_the_host_picks_respect_the_resource_limit_too():
+    """When the method has nothing new (here: every configuration within the limit tried),
+    the sampler's own fallback must not pick an over-limit one, and the study stops."""
+    from llmnas import Categorical, SearchSpace
+
+    space = SearchSpace([Categorical(f"e{i}", [1, 2, 3]) for i in range(3)])
+    limit = lambda params: sum(params.values()) <= 4  # noqa: E731 - 4 of 27 configurations
+    sampler = CoLLMNASSampler(seed=0, use_llm=False, resource_limit=limit, search_space=to_distributions(space))
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: float(sum(t.suggest_categorical(f"e{i}", [1, 2, 3]) for i in range(3))), n_trials=12)
+    assert all(limit(t.params) for t in study.trials[:4])
+    assert len({params_key(t) for t in study.trials[:4]}) == 4
+    assert len(study.trials) <= 5, "stopped once the configurations within the limit were all tried"

@@ -4,6 +4,7 @@ limit, the target, and knowledge shared between workers."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from llmnas import Categorical, History, InMemoryKnowledge, Observation, SearchSpace, Searcher
@@ -178,3 +179,26 @@ def test_a_failing_navigator_keeps_the_last_strategy(two_servers):
 def test_bad_arguments_are_clear_errors(bad):
     with pytest.raises(ValueError):
         CoLLMNAS(**bad)
+
+
+def test_the_best_within_the_limit_is_found_below_an_over_limit_best():
+    method = CoLLMNAS(target=6, resource_limit=lambda c: sum(COST[v] for v in c.values()) <= 6)
+    over = {n: "conv_3x3" for n in NAMES}  # 18 units: e.g. an enqueued trial over the limit
+    within = dict.fromkeys(NAMES, "none") | {"cell/0_1": "conv_3x3", "cell/0_2": "conv_3x3"}
+    history = History([Observation(over, (18.0,)), Observation(within, (6.0,))])
+    assert method.best_within_limit(history).config == within
+    assert "target 6 reached" in method.stop_reason(history)
+
+
+@pytest.mark.parametrize("verdict, fits", [(np.int64(5), False), (np.float32(0.5), False), (np.int64(0), True),
+                                           (np.float64(-1.0), True), (np.bool_(True), True), (np.bool_(False), False)])
+def test_numpy_verdicts_follow_the_same_convention(verdict, fits):
+    assert (CoLLMNAS(resource_limit=lambda c: verdict).problems({}) == []) is fits
+
+
+def test_batches_larger_than_rounds_show_every_result_since_the_last_revision(fake_openai):
+    searcher = Searcher(CoLLMNAS(round_size=5, batch_size=15), llm=llm_for(fake_openai), seed=0)
+    run(searcher, 30)
+    calls = [r.body["messages"][-1]["content"] for r in fake_openai.chat_requests if purpose(r) == "navigator"]
+    assert len(calls) >= 2
+    assert "Results of the last round (15 architectures)" in calls[1]

@@ -313,3 +313,54 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_study_past_its_budget_keeps_evolving_the_same_population():
+    searcher = Searcher(GPTEA(), seed=0, use_llm=False)
+    history, knowledge = History(), InMemoryKnowledge()
+    sources = []
+    for _ in range(36):  # budget 12: population 4; then 24 trials past the plan
+        [p] = searcher.next_proposals(SPACE, history, [], knowledge, budget=12)
+        sources.append(p.source)
+        history.add(Observation(p.config, (score(p.config),)))
+    assert sources[:5] == ["init"] * 5  # generation 0 (population 4), drawn as one batch of 5
+    assert "init" not in sources[5:], "no restart as random search past the budget"
+    assert searcher.method.population_size() == 4
+
+
+def test_torch_threads_are_restored_when_fits_overlap():
+    import threading
+
+    import torch
+
+    from llmnas.methods.gpt_ea import _one_thread
+
+    before = torch.get_num_threads()
+    inside, release = threading.Barrier(2), threading.Event()
+
+    def worker():
+        with _one_thread():
+            inside.wait(timeout=5)
+            release.wait(timeout=5)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    release.set()
+    for t in threads:
+        t.join()
+    assert torch.get_num_threads() == before
+
+
+def test_a_corpus_in_other_names_is_one_clear_error_and_a_plain_ga():
+    from llmnas.methods.gpt_ea import CorpusPrior
+
+    prior = CorpusPrior([{"op_a": "x", "op_b": "y"}] * 5)
+    searcher = Searcher(GPTEA(population=4, prior=prior), seed=0, use_llm=False)
+    history, knowledge = History(), InMemoryKnowledge()
+    for _ in range(12):
+        [p] = searcher.next_proposals(SPACE, history, [], knowledge)
+        history.add(Observation(p.config, (score(p.config),)))
+    settings = searcher.summary()["settings"]
+    assert "does not use the search space's names" in settings["prior_error"]
+    assert "op_a" in settings["prior_error"]

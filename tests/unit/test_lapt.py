@@ -248,3 +248,24 @@ def test_bad_arguments_say_the_rule(kwargs, message):
 def test_docstring_example_runs():
     result = doctest.testmod(lapt_module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_benchmark_table_source_is_ranked_by_its_own_metric():
+    from llmnas.benchmarks import NasBench201Table
+
+    method = LAPT(source=NasBench201Table("cifar10"))
+    assert method.source_direction == "maximize" and len(method.source_pairs) == 50
+    assert "another dataset" in method.source_description
+
+
+def test_imported_principles_do_not_stick_to_the_method_object(tmp_path):
+    source = InMemoryKnowledge({"lapt/principles/0": {"text": "x", "whitelist": {n: ["conv_3x3"] for n in NAMES}}})
+    path = source.export(tmp_path / "k.json")
+    method = LAPT(batch_size=2)
+    imported = InMemoryKnowledge()
+    imported.load(path, transfer=True)
+    searcher = Searcher(method, llm=None, use_llm=False, seed=0)
+    [p, _] = searcher.next_proposals(SPACE, History(), [], imported, n=2)
+    assert p.config["cell/0_1"] == "conv_3x3" or p.source == "fallback"
+    assert imported.get("lapt/principles/0")["provenance"]["kind"] == "given"
+    assert method.source_kind == "warm-start", "a second study with this object still warm-starts"
