@@ -172,3 +172,24 @@ def test_configurations_the_host_picks_respect_the_resource_limit_too():
     assert all(limit(t.params) for t in study.trials[:4])
     assert len({params_key(t) for t in study.trials[:4]}) == 4
     assert len(study.trials) <= 5, "stopped once the configurations within the limit were all tried"
+
+
+@pytest.mark.parametrize("sampler_class", ALL, ids=lambda c: c.__name__)
+def test_every_sampler_with_constraints(fake_openai, sampler_class):
+    """Constraints (``trial.set_constraint``) with every sampler: every trial completes, none
+    repeats, and the LLM is told which trials violated a constraint."""
+    def objective(trial: optuna.Trial) -> float:
+        value = nas_objective(trial)
+        trial.set_constraint("convolutions", float(cost(trial.params) - 2))
+        return value
+
+    sampler = sampler_class(llm=fake_openai.base_url, seed=0, budget=24)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(objective, n_trials=24)
+    assert len(study.trials) == 24 and len({params_key(t) for t in study.trials}) == 24
+    assert any(cost(t.params) > 2 for t in study.trials), "some trial violated the constraint"
+    text = "\n".join(json.dumps(r.body) for r in fake_openai.chat_requests)
+    if sampler_class is GPTEASampler:  # its prompt shows only the best, and feasible ones rank first
+        assert fake_openai.chat_requests and "violates a constraint" not in text
+    else:
+        assert "violates a constraint" in text
