@@ -51,6 +51,12 @@ class Searcher:
         role_llms: LLMs (objects or specs) for the method's roles (``method.llm_roles``, e.g.
             ``{"navigator": "openai:gpt-4o", "generator": "http://127.0.0.1:8000/v1"}``); a role
             left out uses ``llm``. Each is resolved on first use, like ``llm``.
+        prefetch: propose the next batch in a background thread once fewer than
+            ``prefetch_below`` proposals are buffered, so workers take proposals without
+            waiting for the LLM. The batch then sees the history of when it was started (the
+            trials finished meanwhile are not in its prompt; duplicates are still dropped when
+            served). Off by default: the paper's loop, each batch seeing every result so far.
+        prefetch_below: the buffer size under which the next batch is started (2).
     """
 
     def __init__(
@@ -64,6 +70,8 @@ class Searcher:
         temperature: float | None = None,
         use_llm: bool = True,
         role_llms: Mapping[str, LLM | str | None] | None = None,
+        prefetch: bool = False,
+        prefetch_below: int = 2,
     ) -> None:
         if not isinstance(method, Method):
             raise TypeError(f"method must be an llmnas Method, got {type(method).__name__}.")
@@ -97,7 +105,12 @@ class Searcher:
         self._role_llms: dict[str, LLM | None] = {}
         self._past_budget_logged = False
         self._buffer: list[Proposal] = []
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # one method call at a time (foreground or background)
+        self._buffer_lock = threading.Lock()
+        self.prefetch = bool(prefetch)
+        self.prefetch_below = max(1, int(prefetch_below))
+        self.prefetched_batches = 0
+        self._prefetch_thread: threading.Thread | None = None
 
     # -- the LLM -----------------------------------------------------------------------------
     @property
@@ -158,7 +171,9 @@ class Searcher:
         budget: int | None = None,
     ) -> list[Proposal]:
         """``n`` proposals for the host (fewer only when the space is exhausted: then
-        :class:`SpaceExhausted` is raised if there are none at all)."""
+        :class:`SpaceExhausted` is raised if there are none at all). With ``prefetch`` on,
+        proposals already buffered are served without waiting for a running LLM call, and
+        the next batch is asked for in the background once the buffer runs low."""
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}.")
         if len(space) == 0:
@@ -167,59 +182,111 @@ class Searcher:
         if reason:
             raise TargetReached(f"{self.method.name}: {reason}")
         host_validator = self.with_method_rules(host_validator)
-        with self._lock:
-            taken = {space.key(o.config) for o in history} | {space.key(c) for c in pending}
-            fresh = [
-                p for p in self._buffer
-                if space.key(p.config) not in taken and not space.validate(p.config)
-            ]
+        taken = {space.key(o.config) for o in history} | {space.key(c) for c in pending}
+        served = self._take(space, taken, n, partial=False)
+        if served is None:
+            with self._lock:  # also waits for a background batch being proposed
+                served = self._take(space, taken, n, partial=False)
+                if served is None:
+                    self._propose_into_buffer(space, history, pending, knowledge, n, host_validator, budget)
+                    served = self._take(space, taken, n, partial=True)
+        if not served:
+            raise SpaceExhausted(
+                f"{self.method.name}: no new valid configuration is left in the search space "
+                f"({space.size():g} configurations; tried, running or rejected by the host)."
+            )
+        if self.prefetch:
+            self._maybe_prefetch(space, history, list(pending) + [p.config for p in served], knowledge,
+                                 host_validator, budget)
+        return served
+
+    def _take(self, space: SearchSpace, taken: set, n: int, *, partial: bool) -> list[Proposal] | None:
+        """Up to ``n`` buffered proposals not taken meanwhile; ``None`` when fewer than ``n``
+        are buffered and ``partial`` is off."""
+        with self._buffer_lock:
+            fresh = [p for p in self._buffer if space.key(p.config) not in taken and not space.validate(p.config)]
             dropped = len(self._buffer) - len(fresh)
             if dropped:
                 logger.debug("%s: dropped %d buffered proposals now taken elsewhere", self.method.name, dropped)
             self._buffer = fresh
-            if len(self._buffer) < n:
-                want = max(n - len(self._buffer), self.method.batch_size)
-                if budget is not None:  # proposals past the budget would cost LLM calls for nothing
-                    left = budget - len(history) - len(pending) - len(self._buffer)
-                    if left > 0:
-                        want = max(n - len(self._buffer), min(want, left))
-                    else:  # the host runs past the plan: keep asking in batches, plan unknown
-                        budget = None
-                        if not self._past_budget_logged:
-                            self._past_budget_logged = True
-                            logger.warning(
-                                "%s: the study runs past the planned budget; pass budget= to match "
-                                "the number of trials (the method's stages are planned from it).",
-                                self.method.name,
-                            )
-                # The main LLM is set up only if some call uses it (a role without its own LLM).
-                roles_covered = bool(self.method.llm_roles) and set(self.method.llm_roles) <= set(self.role_specs)
-                llm = None if roles_covered and self.use_llm else self.llm
-                ctx = Context(
-                    space=space, history=history, knowledge=knowledge, llm=llm, rng=self.rng,
-                    pending=list(pending) + [p.config for p in self._buffer], budget=budget,
-                    task=self.task, host_validator=host_validator, stats=self.stats,
-                    max_calls_per_proposal=self.max_calls_per_proposal,
-                    proposals_so_far=self.proposals_made, temperature=self.temperature,
-                    method_name=self.method.name, llm_unavailable=self._llm_unavailable,
-                    role_llms={role: self.role_llm(role) for role in self.method.llm_roles},
-                )
-                try:
-                    new = self.method.propose(ctx, want)
-                except Exception:  # a method bug must not cost the host a trial
-                    logger.exception("%s: proposing failed; using the method's own operator", self.method.name)
-                    new = self._fallback(ctx, want, "the method raised an error")
-                if not new and not ctx.exhausted():
-                    new = self._fallback(ctx, want, "host rejected the operator's configurations", tries=20)
-                self.proposals_made = ctx.proposals_so_far
-                self._buffer.extend(new)
-            if not self._buffer:
-                raise SpaceExhausted(
-                    f"{self.method.name}: no new valid configuration is left in the search space "
-                    f"({space.size():g} configurations; tried, running or rejected by the host)."
-                )
-            served, self._buffer = self._buffer[:n], self._buffer[n:]
+            if len(fresh) < n and not partial:
+                return None
+            served, self._buffer = fresh[:n], fresh[n:]
             return served
+
+    def _propose_into_buffer(
+        self, space: SearchSpace, history: History, pending: Sequence[Config], knowledge: KnowledgeStore,
+        n: int, host_validator: HostValidator | None, budget: int | None,
+    ) -> None:
+        """One call of the method (under ``_lock``), its proposals appended to the buffer."""
+        with self._buffer_lock:
+            buffered = [p.config for p in self._buffer]
+        want = max(n - len(buffered), self.method.batch_size)
+        if budget is not None:  # proposals past the budget would cost LLM calls for nothing
+            left = budget - len(history) - len(pending) - len(buffered)
+            if left > 0:
+                want = max(n - len(buffered), min(want, left))
+            else:  # the host runs past the plan: keep asking in batches, plan unknown
+                budget = None
+                if not self._past_budget_logged:
+                    self._past_budget_logged = True
+                    logger.warning(
+                        "%s: the study runs past the planned budget; pass budget= to match "
+                        "the number of trials (the method's stages are planned from it).",
+                        self.method.name,
+                    )
+        # The main LLM is set up only if some call uses it (a role without its own LLM).
+        roles_covered = bool(self.method.llm_roles) and set(self.method.llm_roles) <= set(self.role_specs)
+        llm = None if roles_covered and self.use_llm else self.llm
+        ctx = Context(
+            space=space, history=history, knowledge=knowledge, llm=llm, rng=self.rng,
+            pending=list(pending) + buffered, budget=budget,
+            task=self.task, host_validator=host_validator, stats=self.stats,
+            max_calls_per_proposal=self.max_calls_per_proposal,
+            proposals_so_far=self.proposals_made, temperature=self.temperature,
+            method_name=self.method.name, llm_unavailable=self._llm_unavailable,
+            role_llms={role: self.role_llm(role) for role in self.method.llm_roles},
+        )
+        try:
+            new = self.method.propose(ctx, want)
+        except Exception:  # a method bug must not cost the host a trial
+            logger.exception("%s: proposing failed; using the method's own operator", self.method.name)
+            new = self._fallback(ctx, want, "the method raised an error")
+        if not new and not ctx.exhausted():
+            new = self._fallback(ctx, want, "host rejected the operator's configurations", tries=20)
+        self.proposals_made = ctx.proposals_so_far
+        with self._buffer_lock:
+            self._buffer.extend(new)
+
+    def _maybe_prefetch(
+        self, space: SearchSpace, history: History, pending: list[Config], knowledge: KnowledgeStore,
+        host_validator: HostValidator | None, budget: int | None,
+    ) -> None:
+        """Start proposing the next batch in the background when the buffer runs low (fewer
+        than ``prefetch_below`` left), unless a batch is on its way or the budget is spent."""
+        with self._buffer_lock:
+            buffered = len(self._buffer)
+        running = self._prefetch_thread is not None and self._prefetch_thread.is_alive()
+        if buffered >= self.prefetch_below or running or (
+                budget is not None and len(history) + len(pending) + buffered >= budget):
+            return
+
+        def work() -> None:
+            try:
+                with self._lock:
+                    self._propose_into_buffer(space, history, pending, knowledge, 1, host_validator, budget)
+                    self.prefetched_batches += 1
+            except Exception:  # the next caller proposes in the foreground instead
+                logger.exception("%s: proposing ahead failed", self.method.name)
+
+        self._prefetch_thread = threading.Thread(target=work, name=f"{self.method.name}-prefetch", daemon=True)
+        self._prefetch_thread.start()
+
+    def wait_for_prefetch(self, timeout: float | None = None) -> None:
+        """Wait until a batch being proposed in the background is buffered."""
+        thread = self._prefetch_thread
+        if thread is not None:
+            thread.join(timeout)
 
     def with_method_rules(self, host_validator: HostValidator | None) -> HostValidator | None:
         """The host's rules followed by the method's own (:meth:`Method.problems`, e.g. a
@@ -254,7 +321,7 @@ class Searcher:
 
     def forget_buffer(self) -> None:
         """Drop buffered proposals (e.g. when the host's space changed)."""
-        with self._lock:
+        with self._lock, self._buffer_lock:
             self._buffer.clear()
 
     # -- reporting and persistence -----------------------------------------------------------
@@ -283,6 +350,7 @@ class Searcher:
             "proposals": self.proposals_made,
             "llm_calls_per_proposal": round(stats["llm_calls"] / proposals, 3),
             "fallback_rate": round(stats["fallback_proposals"] / proposals, 3),
+            "prefetched_batches": self.prefetched_batches,
             "pipeline": stats,
         }
 
@@ -313,13 +381,17 @@ class Searcher:
                 self._buffer.append(Proposal(config, item.get("source", "llm"), item.get("reason", "")))
 
     def __getstate__(self) -> dict[str, Any]:
+        self.wait_for_prefetch()
         state = self.__dict__.copy()
-        del state["_lock"]
+        for name in ("_lock", "_buffer_lock", "_prefetch_thread"):
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.RLock()
+        self._buffer_lock = threading.Lock()
+        self._prefetch_thread = None
 
 
 def _check_spec(what: str, spec: Any) -> None:

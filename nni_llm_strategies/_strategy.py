@@ -114,6 +114,9 @@ class LLMStrategy(Strategy):
         max_calls_per_proposal: LLM call budget: calls ≤ this × proposals (default 0.5).
         role_llms: LLMs for the method's roles (e.g. CoLLM-NAS's ``navigator``/``generator``);
             a role left out uses ``llm``.
+        prefetch: ask the method for its next batch in a background thread while models
+            train, so idle workers get a model without waiting for the LLM (the batch sees the
+            results of when it started). Off by default.
     """
 
     def __init__(
@@ -129,6 +132,7 @@ class LLMStrategy(Strategy):
         temperature: float | None = None,
         max_calls_per_proposal: float = 0.5,
         role_llms: Mapping[str, LLM | str | None] | None = None,
+        prefetch: bool = False,
     ) -> None:
         super().__init__()
         if optimize_mode not in ("maximize", "minimize"):
@@ -140,7 +144,7 @@ class LLMStrategy(Strategy):
         self.optimize_mode = optimize_mode
         self.searcher = Searcher(
             method, llm=llm, seed=seed, task=task, use_llm=use_llm, temperature=temperature,
-            max_calls_per_proposal=max_calls_per_proposal, role_llms=role_llms,
+            max_calls_per_proposal=max_calls_per_proposal, role_llms=role_llms, prefetch=prefetch,
         )
         self.knowledge = InMemoryKnowledge()
         self._lock = threading.RLock()

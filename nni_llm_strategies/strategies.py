@@ -64,6 +64,8 @@ class SEKIStrategy(LLMStrategy):
         use_llm: ``False`` runs SEKI's fallback operators only (an ablation).
         temperature: sampling temperature sent to the LLM (``None``: the backend's default).
         max_calls_per_proposal: the LLM call budget, calls per proposed architecture (0.5).
+        prefetch: ask for the next batch in the background while models train (several
+            trials in flight), so idle workers get a model at once; see :class:`LLMStrategy`.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class SEKIStrategy(LLMStrategy):
         use_llm: bool = True,
         temperature: float | None = None,
         max_calls_per_proposal: float = 0.5,
+        prefetch: bool = False,
     ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive integer or None, got {budget!r}.")
@@ -92,7 +95,7 @@ class SEKIStrategy(LLMStrategy):
         )
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
-            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal,
+            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch,
         )
 
 
@@ -139,7 +142,7 @@ class LAPTStrategy(LLMStrategy):
         warmup, max_options, population, tournament_size, adapt_every, top_n, n_source_shown,
             check_top_k, batch_size: see :class:`llmnas.methods.LAPT` (paper defaults for
             NAS-Bench-201: 2 options, population 5, tournament 2, K = 5, top 5, 50 shown).
-        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal:
+        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch:
             as :class:`SEKIStrategy`. The paper ran at temperature 0 on NAS-Bench-201.
     """
 
@@ -165,6 +168,7 @@ class LAPTStrategy(LLMStrategy):
         use_llm: bool = True,
         temperature: float | None = None,
         max_calls_per_proposal: float = 0.5,
+        prefetch: bool = False,
     ) -> None:
         method = LAPT(
             source=_source(source), source_description=source_description, warmup=warmup,
@@ -174,7 +178,7 @@ class LAPTStrategy(LLMStrategy):
         )
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
-            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal,
+            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch,
         )
 
     def principles(self) -> dict[str, Any] | None:
@@ -219,7 +223,7 @@ class CoLLMNASStrategy(LLMStrategy):
         target, resource_limit, resource_description, round_size, batch_size,
             navigator_memory: see :class:`llmnas.methods.CoLLMNAS` (the resource limit gets
             the architecture's NNI sample dict).
-        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal:
+        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch:
             as :class:`SEKIStrategy`. The paper ran both roles at temperature 0.6.
     """
 
@@ -242,6 +246,7 @@ class CoLLMNASStrategy(LLMStrategy):
         use_llm: bool = True,
         temperature: float | None = None,
         max_calls_per_proposal: float = 0.5,
+        prefetch: bool = False,
     ) -> None:
         method = CoLLMNAS(
             target=target, resource_limit=resource_limit, resource_description=resource_description,
@@ -250,7 +255,7 @@ class CoLLMNASStrategy(LLMStrategy):
         )
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
-            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal,
+            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch,
             role_llms={"navigator": navigator_llm, "generator": generator_llm},
         )
 
@@ -287,7 +292,7 @@ class GPTEAStrategy(LLMStrategy):
             ``(dict, score)`` pairs or a benchmark table (its top 200).
         population, generations, crossover_rate, mutation_rate, rate0, tournament_size,
             batch_size: see :class:`llmnas.methods.GPTEA` (paper: 30, 20, 0.9, 0.3, 0.4).
-        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal:
+        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch:
             as :class:`SEKIStrategy`.
     """
 
@@ -311,6 +316,7 @@ class GPTEAStrategy(LLMStrategy):
         use_llm: bool = True,
         temperature: float | None = None,
         max_calls_per_proposal: float = 0.5,
+        prefetch: bool = False,
     ) -> None:
         method = GPTEA(
             population=population, generations=generations, crossover_rate=crossover_rate,
@@ -319,5 +325,5 @@ class GPTEAStrategy(LLMStrategy):
         )
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
-            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal,
+            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch,
         )

@@ -230,6 +230,10 @@ class LLMSampler(BaseSampler):
         search_space: the distributions, when known up front, so the first trial is proposed
             by the method too (and checked by its rules, e.g. a resource limit); else the
             space is learned from finished trials (define-by-run).
+        prefetch: ask the method for its next batch in a background thread once fewer than
+            two proposals are buffered, so workers (``n_jobs > 1``, several processes) take
+            proposals without waiting for the LLM. A prefetched batch was asked with the
+            history of when it started. Off by default (each batch sees every result so far).
     """
 
     def __init__(
@@ -247,6 +251,7 @@ class LLMSampler(BaseSampler):
         stop_when_exhausted: bool = True,
         role_llms: Mapping[str, LLM | str | None] | None = None,
         search_space: Mapping[str, BaseDistribution] | None = None,
+        prefetch: bool = False,
     ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive number of trials or None, got {budget!r}.")
@@ -254,7 +259,7 @@ class LLMSampler(BaseSampler):
             raise ValueError(f"log_every must be an integer >= 0 (0: never), got {log_every!r}.")
         self._searcher = Searcher(
             method, llm=llm, seed=seed, task=task, max_calls_per_proposal=max_calls_per_proposal,
-            temperature=temperature, use_llm=use_llm, role_llms=role_llms,
+            temperature=temperature, use_llm=use_llm, role_llms=role_llms, prefetch=prefetch,
         )
         if search_space is not None and (not isinstance(search_space, Mapping) or not all(
                 isinstance(d, BaseDistribution) for d in search_space.values())):

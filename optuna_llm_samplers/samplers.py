@@ -77,6 +77,8 @@ class SEKISampler(LLMSampler):
         search_space: the distributions, when known up front (e.g.
             ``to_distributions(NasBench201Table.space())``), so the first trial is proposed by
             the method too (and checked by its rules); else learned from finished trials.
+        prefetch: ask for the next batch in the background while trials run, so parallel
+            workers (``n_jobs``, processes) do not wait for the LLM; see :class:`LLMSampler`.
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class SEKISampler(LLMSampler):
         log_every: int = 10,
         stop_when_exhausted: bool = True,
         search_space: Mapping[str, BaseDistribution] | None = None,
+        prefetch: bool = False,
     ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive number of trials or None, got {budget!r}.")
@@ -111,7 +114,7 @@ class SEKISampler(LLMSampler):
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
             max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
-            stop_when_exhausted=stop_when_exhausted, search_space=search_space,
+            stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch,
         )
 
 
@@ -157,7 +160,7 @@ class LAPTSampler(LLMSampler):
             check_top_k, batch_size: see :class:`llmnas.methods.LAPT` (paper defaults for
             NAS-Bench-201: 2 options, population 5, tournament 2, K = 5, top 5, 50 shown).
         llm, seed, budget, task, use_llm, max_calls_per_proposal, temperature, log_every,
-            stop_when_exhausted, search_space: as :class:`SEKISampler`. The paper ran at temperature 0 on
+            stop_when_exhausted, search_space, prefetch: as :class:`SEKISampler`. The paper ran at temperature 0 on
             NAS-Bench-201 with a budget of 20.
     """
 
@@ -185,6 +188,7 @@ class LAPTSampler(LLMSampler):
         log_every: int = 10,
         stop_when_exhausted: bool = True,
         search_space: Mapping[str, BaseDistribution] | None = None,
+        prefetch: bool = False,
     ) -> None:
         method = LAPT(
             source=_source(source), source_description=source_description, warmup=warmup,
@@ -195,7 +199,7 @@ class LAPTSampler(LLMSampler):
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
             max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
-            stop_when_exhausted=stop_when_exhausted, search_space=search_space,
+            stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch,
         )
 
     def principles(self, study: optuna.Study) -> dict[str, Any] | None:
@@ -243,7 +247,7 @@ class CoLLMNASSampler(LLMSampler):
             navigator_memory: see :class:`llmnas.methods.CoLLMNAS` (the resource limit gets
             the trial's parameters as a dict).
         llm, seed, budget, task, use_llm, max_calls_per_proposal, temperature, log_every,
-            stop_when_exhausted, search_space: as :class:`SEKISampler`. The paper ran both roles at
+            stop_when_exhausted, search_space, prefetch: as :class:`SEKISampler`. The paper ran both roles at
             temperature 0.6 with at most 100 architectures on NAS-Bench-201.
     """
 
@@ -268,6 +272,7 @@ class CoLLMNASSampler(LLMSampler):
         log_every: int = 10,
         stop_when_exhausted: bool = True,
         search_space: Mapping[str, BaseDistribution] | None = None,
+        prefetch: bool = False,
     ) -> None:
         method = CoLLMNAS(
             target=target, resource_limit=resource_limit, resource_description=resource_description,
@@ -277,7 +282,7 @@ class CoLLMNASSampler(LLMSampler):
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
             max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
-            stop_when_exhausted=stop_when_exhausted, search_space=search_space, role_llms={"navigator": navigator_llm, "generator": generator_llm},
+            stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch, role_llms={"navigator": navigator_llm, "generator": generator_llm},
         )
 
     def navigator_log(self, study: optuna.Study) -> list[dict[str, Any]]:
@@ -317,7 +322,7 @@ class GPTEASampler(LLMSampler):
             batch_size: see :class:`llmnas.methods.GPTEA` (paper: 30, 20, 0.9, 0.3, 0.4).
             With ``budget`` given, ``T = ceil(budget / population)``.
         llm, seed, budget, task, use_llm, max_calls_per_proposal, temperature, log_every,
-            stop_when_exhausted, search_space: as :class:`SEKISampler`.
+            stop_when_exhausted, search_space, prefetch: as :class:`SEKISampler`.
     """
 
     def __init__(
@@ -342,6 +347,7 @@ class GPTEASampler(LLMSampler):
         log_every: int = 10,
         stop_when_exhausted: bool = True,
         search_space: Mapping[str, BaseDistribution] | None = None,
+        prefetch: bool = False,
     ) -> None:
         method = GPTEA(
             population=population, generations=generations, crossover_rate=crossover_rate,
@@ -351,5 +357,5 @@ class GPTEASampler(LLMSampler):
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
             max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
-            stop_when_exhausted=stop_when_exhausted, search_space=search_space,
+            stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch,
         )

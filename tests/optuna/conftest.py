@@ -67,3 +67,20 @@ def llm_env(fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> F
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
     monkeypatch.setenv("LLMNAS_MODEL", "fake-model")
     return fake_openai
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL server for the session (``pgserver`` ships the binaries; installed
+    with the ``dev`` extra), on a Unix socket in a temporary folder; stopped at the end."""
+    import warnings
+
+    with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set" (harmless here)
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    try:
+        yield server.get_uri().replace("postgresql://", "postgresql+psycopg2://", 1)
+    finally:
+        server.cleanup()

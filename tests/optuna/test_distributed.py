@@ -6,7 +6,6 @@ storage, and the threads of a process share LLM answers."""
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -21,22 +20,6 @@ from tests.optuna.conftest import nas_objective, params_key
 
 SAMPLERS = [SEKISampler, LAPTSampler, CoLLMNASSampler, GPTEASampler]
 PROCESSES, THREADS, TRIALS_PER_PROCESS = 2, 2, 10
-
-
-@pytest.fixture(scope="module")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real PostgreSQL server for this module (pgserver ships the binaries), on a socket."""
-    import warnings
-
-    with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set" (harmless here)
-        warnings.simplefilter("ignore")
-        import pgserver
-
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    try:
-        yield server.get_uri().replace("postgresql://", "postgresql+psycopg2://", 1)
-    finally:
-        server.cleanup()
 
 
 def _storage(spec: str):
@@ -91,3 +74,30 @@ def test_processes_and_threads_on_postgresql(postgres_url: str, sampler_class) -
     with FakeOpenAIServer(seed=0) as server:
         study, calls = run_workers(postgres_url, f"mp-{sampler_class.__name__}", sampler_class, server.base_url)
     check(study, calls, sampler_class)
+
+
+@pytest.mark.parametrize("sampler_class", SAMPLERS, ids=lambda c: c.__name__)
+def test_prefetching_threads_get_distinct_batched_proposals(sampler_class) -> None:
+    """With prefetch on, the next batch is proposed in the background: four threads, a slow
+    endpoint; every trial completes, none repeats, calls stay batched and some batches were
+    ready before a trial asked."""
+    import random
+    import time
+
+    from tests.fake_openai import generate_from_schema
+
+    def slow_answer(body, schema, rng: random.Random):
+        time.sleep(0.3)
+        return generate_from_schema(schema, rng)
+
+    with FakeOpenAIServer(seed=0, responder=slow_answer) as server:
+        sampler = sampler_class(seed=0, budget=30, llm=server.base_url, prefetch=True)
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.optimize(lambda t: (time.sleep(0.1), nas_objective(t))[1], n_trials=30, n_jobs=4)
+        sampler._searcher.wait_for_prefetch()
+    trials = study.trials
+    assert len(trials) == 30 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({params_key(t) for t in trials}) == 30
+    summary = sampler.summary()
+    assert summary["pipeline"]["llm_calls"] <= 15
+    assert summary["prefetched_batches"] >= 1
