@@ -343,17 +343,16 @@ class LLMSampler(BaseSampler):
             due = self._log_every > 0 and self._counts["trials_finished"] % self._log_every == 0
         if due:
             logger.info("%s", self.summary_line())
+        checks = []
         if self._has_stop_rule and observation.usable:
-            try:
-                self._stop_if_done(study, observation)
-            except Exception:  # never let a bookkeeping error abort Study.optimize
-                logger.exception("Trial %d: the stop rule check failed", trial.number)
-                self._count("errors")
+            checks.append(("stop rule", lambda: self._stop_if_done(study, observation)))
         if trial.params and self._stop_when_exhausted:
+            checks.append(("exhaustion", lambda: self._stop_if_exhausted(study, trial)))
+        for what, check in checks:
             try:
-                self._stop_if_exhausted(study, trial)
+                check()
             except Exception:  # never let a bookkeeping error abort Study.optimize
-                logger.exception("Trial %d: the exhaustion check failed", trial.number)
+                logger.exception("Trial %d: the %s check failed", trial.number, what)
                 self._count("errors")
 
     @property
