@@ -469,7 +469,7 @@ class LLMSampler(BaseSampler):
         if config is not None:
             self._count("host_fallbacks", reason, "host")
             return config, "host-fallback"
-        config = snapshot.space.sample(self._searcher.rng)
+        config = self._repeat_candidate(snapshot)
         if not exhausted:
             self._count("host_fallbacks", "nothing new found at random: may repeat a configuration", "host")
             logger.warning("Trial %d: no untried configuration found at random; this trial may repeat one",
@@ -600,6 +600,16 @@ class LLMSampler(BaseSampler):
             "the study after trial %d (as GridSampler does)", space.size(), trial.number,
         )
         _stop(study)
+
+    def _repeat_candidate(self, snapshot: _Snapshot) -> Config:
+        """A configuration to evaluate again when nothing new is left: a finished one that
+        follows the method's own rules (e.g. within a resource limit), else a random one."""
+        rng = self._searcher.rng
+        finished = [o.config for o in snapshot.history if len(o.config) == len(snapshot.space)]
+        for i in rng.permutation(len(finished))[:RANDOM_TRIES] if finished else []:
+            if not self.method.problems(finished[int(i)]):
+                return dict(finished[int(i)])
+        return snapshot.space.sample(rng)
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _count(self, name: str, reason: str | None = None, kind: str | None = None) -> None:
