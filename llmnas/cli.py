@@ -7,6 +7,9 @@ handwritten digits that ship with scikit-learn. The LLM is the environment's
 (``OPENAI_BASE_URL``/``OPENAI_API_KEY``/``LLMNAS_MODEL``) or, with none set, the embedded
 local model: no key, no network.
 
+``llmnas compare`` runs the comparison of :mod:`llmnas.benchmarks.runner` (methods, their
+LLM-off ablations and the hosts' built-ins over seeds, resumable) and writes its report.
+
 This module is the application on top of the library; it is the one module of ``llmnas``
 that imports a host (lazily, inside the function that runs it).
 """
@@ -14,12 +17,13 @@ that imports a host (lazily, inside the function that runs it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 logger = logging.getLogger("llmnas.cli")
 
@@ -195,11 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=4, help="training epochs per CNN without a table")
     demo.add_argument("--json", default=None, help="also write the result (rows and summary) to this file")
     demo.add_argument("-v", "--verbose", action="store_true", help="log every batch and LLM exchange")
+    _add_compare_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "compare":
+        return run_compare(args)
     if args.budget < 1:
         raise SystemExit("--budget must be >= 1")
     logging.basicConfig(
@@ -219,6 +226,142 @@ def main(argv: Sequence[str] | None = None) -> int:
                        "summary": result.summary, "optimum": result.optimum,
                        "rows": [r.__dict__ for r in result.rows]}, fh, indent=2, default=str)
     return 0
+
+
+# -- llmnas compare --------------------------------------------------------------------------
+COMPARE_HELP = """Compare our methods, their LLM-off ablations and the hosts' built-ins on tabular
+benchmarks over many seeds. Results go to OUT/runs.jsonl (one line per run; a rerun skips
+what is done, an interrupted comparison resumes), the report to OUT/results.md and
+OUT/<benchmark>.png, the LLM's answers to OUT/llm-cache (--replay reruns from it for free)."""
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _add_compare_parser(sub: Any) -> None:
+    from .benchmarks.runner import DEFAULT_BENCHMARKS
+
+    compare = sub.add_parser("compare", help="compare methods and baselines on tabular benchmarks (runs, report, plots)",
+                             description=COMPARE_HELP)
+    compare.add_argument("--benchmarks", default=",".join(DEFAULT_BENCHMARKS),
+                         help="comma-separated benchmark names (default: %(default)s; --list shows all)")
+    compare.add_argument("--contenders", default="default",
+                         help="comma-separated '<algo>@<host>' names, or 'default' (ours, their -nollm ablations "
+                              "and the built-ins, all in Optuna, plus random@nni and re@nni) or 'all'")
+    compare.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per contender (default 5)")
+    compare.add_argument("--budget", type=int, default=100, help="evaluations per run (default 100)")
+    compare.add_argument("--out", default="results", help="output folder (default: results)")
+    compare.add_argument("--llm", default=None,
+                         help="'local', 'openai:<model>' or a base URL; default: the environment, else local")
+    compare.add_argument("--replay", action="store_true",
+                         help="answer from the LLM cache only (never contact the endpoint; a miss is an error)")
+    compare.add_argument("--cache", default=None, help="the LLM response cache folder (default: OUT/llm-cache)")
+    compare.add_argument("--report-only", action="store_true", help="only (re)write the report from OUT/runs.jsonl")
+    compare.add_argument("--tables", default=None, help="folder of the benchmark tables (default: the usual search)")
+    compare.add_argument("--nni-space", choices=["table", "hub"], default="table",
+                         help="NNI model space: the benchmark's dimensions as mutables (default) or, for "
+                              "NAS-Bench-201, NNI's hub space NasBench201 (same mutables, slower)")
+    compare.add_argument("--list", action="store_true", help="list the benchmarks and contenders, then exit")
+    compare.add_argument("-v", "--verbose", action="store_true", help="log every run and the methods' notes")
+
+
+class _ConsoleFilter(logging.Filter):
+    """Without -v the console shows the runner's and the LLM layer's messages and errors; the
+    methods' notes (LAPT's whitelist repairs …) go to OUT/compare.log only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or record.name.startswith(("llmnas.benchmarks", "llmnas.llm", "llmnas.cli"))
+
+
+@contextlib.contextmanager
+def _compare_logging(out: Any, verbose: bool) -> Iterator[None]:
+    """Log INFO and up to OUT/compare.log and (filtered) to stderr, for the command's duration."""
+    from pathlib import Path
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    Path(out).mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(Path(out) / "compare.log", encoding="utf-8")
+    to_file.setLevel(logging.INFO)
+    to_file.setFormatter(fmt)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.INFO if verbose else logging.WARNING)
+    console.setFormatter(fmt)
+    if not verbose:
+        console.addFilter(_ConsoleFilter())
+    for handler in (to_file, console):
+        root.addHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in (to_file, console):
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(level)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """``llmnas compare``: plan (stating the estimated duration), run with a progress bar,
+    write the report. Exit status 1 when a run failed or a replay missed the cache."""
+    from .benchmarks.registry import benchmark_names
+    from .benchmarks.report import write_report
+    from .benchmarks.runner import DEFAULT_CONTENDERS, Comparison, known_contenders
+
+    if args.list:
+        print("benchmarks: " + ", ".join(benchmark_names()))
+        print("contenders: " + ", ".join(known_contenders()))
+        print("default contenders: " + ", ".join(DEFAULT_CONTENDERS))
+        return 0
+    if args.report_only:
+        paths = write_report(args.out)
+        print("\n".join(f"wrote {p}" for p in paths))
+        return 0
+    if args.budget < 1 or args.seeds < 1:
+        raise SystemExit("--budget and --seeds must be >= 1")
+    contenders = {"default": list(DEFAULT_CONTENDERS), "all": known_contenders()}.get(
+        args.contenders.strip().lower(), _csv(args.contenders))
+    with _compare_logging(args.out, args.verbose):
+        try:
+            comparison = Comparison(args.out, benchmarks=_csv(args.benchmarks), contenders=contenders,
+                                    seeds=args.seeds, budget=args.budget, llm=args.llm, replay=args.replay,
+                                    cache=args.cache, benchmarks_path=args.tables, nni_space=args.nni_space)
+        except (ValueError, FileNotFoundError) as exc:
+            raise SystemExit(f"llmnas compare: {exc}") from None
+        plan = comparison.plan()
+        print(plan.describe(), file=sys.stderr)
+        bar = _progress(plan.evaluations, "compare") if plan.todo else None
+        start = time.perf_counter()
+
+        def on_run_start(spec: Any) -> None:
+            if bar is not None:
+                bar.set_description(f"{spec.contender} seed {spec.seed} {spec.benchmark}")
+
+        try:
+            result = comparison.run(on_evaluation=(lambda: bar.update(1)) if bar is not None else None,
+                                    on_run_start=on_run_start)
+        finally:
+            if bar is not None:
+                bar.close()
+        seconds = time.perf_counter() - start
+        if plan.todo:
+            print(f"Ran {len(result.records)} runs in {seconds:.0f} s (estimated {plan.estimate_s:.0f} s); "
+                  f"{result.skipped} were already done.", file=sys.stderr)
+        paths = write_report(args.out)
+        print("\n".join(f"wrote {p}" for p in paths))
+        status = 0
+        if result.failures:
+            print(f"{len(result.failures)} runs failed (see {args.out}/compare.log):", file=sys.stderr)
+            for spec, error in result.failures:
+                print(f"  {spec.contender} seed {spec.seed} on {spec.benchmark}: {error}", file=sys.stderr)
+            status = 1
+        if result.replay_misses:
+            print(f"{result.replay_misses} LLM requests were not in the cache (--replay): those runs differ from "
+                  "the cached ones (see results.md).", file=sys.stderr)
+            status = 1
+        return status
 
 
 if __name__ == "__main__":  # pragma: no cover

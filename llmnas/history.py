@@ -127,6 +127,7 @@ class History:
         self.directions = directions
         self._observations: list[Observation] = []
         self._rank_cache: list[Observation] | None = None
+        self._rank_position: dict[int, int] | None = None
         for obs in observations:
             self.add(obs)
 
@@ -139,6 +140,7 @@ class History:
                 )
         self._observations.append(observation)
         self._rank_cache = None
+        self._rank_position = None
 
     def __len__(self) -> int:
         return len(self._observations)
@@ -189,6 +191,15 @@ class History:
             )
             self._rank_cache = [o for _, o in order]
         return list(self._rank_cache)
+
+    def rank_position(self, obs: Observation) -> int:
+        """``obs``'s position in :meth:`ranked` (0 = best); ``len(ranked)`` when it is not
+        usable or not in this history. Cached with the ranking, so operators that compare many
+        observations (tournaments) cost O(1) per comparison."""
+        if self._rank_position is None or self._rank_cache is None:
+            self.ranked()  # fills the ranking cache
+            self._rank_position = {id(o): i for i, o in enumerate(self._rank_cache or [])}
+        return self._rank_position.get(id(obs), len(self._rank_position))
 
     def top(self, k: int) -> list[Observation]:
         return self.ranked()[:k]

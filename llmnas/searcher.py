@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from typing import Any, Mapping, Sequence
 
@@ -81,8 +82,16 @@ class Searcher:
             raise ValueError(f"{method.name} has no LLM role {unknown}; its roles: {list(method.llm_roles) or 'none'}.")
         for what, spec in [("llm", llm)] + [(f"{role}_llm", s) for role, s in role_llms.items()]:
             _check_spec(what, spec)
-        if not isinstance(max_calls_per_proposal, (int, float)) or max_calls_per_proposal <= 0:
-            raise ValueError(f"max_calls_per_proposal must be a number > 0, got {max_calls_per_proposal!r}.")
+        if isinstance(max_calls_per_proposal, bool) or not isinstance(max_calls_per_proposal, (int, float)) \
+                or not math.isfinite(max_calls_per_proposal) or max_calls_per_proposal <= 0:
+            raise ValueError(f"max_calls_per_proposal must be a finite number > 0 (LLM calls per proposed "
+                             f"architecture), got {max_calls_per_proposal!r}.")
+        if task is not None and not isinstance(task, str):
+            raise ValueError(f"task must be a string (a short task description for the prompts) or None, "
+                             f"got {task!r}.")
+        for name, flag in (("use_llm", use_llm), ("prefetch", prefetch)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {flag!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}.")
         if temperature is not None and (
@@ -95,7 +104,7 @@ class Searcher:
         self.task = task
         self.max_calls_per_proposal = max_calls_per_proposal
         self.temperature = temperature
-        self.use_llm = use_llm
+        self.use_llm = bool(use_llm)
         self.stats = PipelineStats()
         self.rng = np.random.default_rng(seed)
         self.proposals_made = 0

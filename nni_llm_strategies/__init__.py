@@ -18,7 +18,11 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r".*is found to be not a nn\.Module", category=RuntimeWarning)
     import nni.nas.nn.pytorch  # noqa: F401  (the import that warns)
 
+    from . import _nni_fixes
+
     from ._strategy import LLMStrategy
     from .strategies import CoLLMNASStrategy, GPTEAStrategy, LAPTStrategy, SEKIStrategy
+
+_nni_fixes.apply()
 
 __all__ = ["CoLLMNASStrategy", "GPTEAStrategy", "LAPTStrategy", "LLMStrategy", "SEKIStrategy"]

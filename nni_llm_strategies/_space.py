@@ -13,9 +13,10 @@
 - ``MutableAnnotation`` / ``Constraint`` carry no sample key and are skipped; NNI checks
   them in ``freeze``.
 
-Anything else raises ``TypeError`` naming the label and the type. A configuration is valid
-for NNI when ``model_space.freeze(sample)`` succeeds: :meth:`NNISpace.validate` is the host
-validator the proposal pipeline calls.
+Anything else raises ``TypeError`` naming the label and the type; a space with no mutable to
+search (a fixed model) raises ``ValueError``, so a strategy fails at ``initialize``, before
+anything is trained. A configuration is valid for NNI when ``model_space.freeze(sample)``
+succeeds: :meth:`NNISpace.validate` is the host validator the proposal pipeline calls.
 
 Example:
     >>> from nni.nas.hub.pytorch import NasBench201
@@ -149,6 +150,13 @@ def convert_space(model_space: Any, *, modules: Any = None) -> NNISpace:
             dims.append(dim)
     if skipped:
         logger.debug("Not searched (annotations/constraints, checked by NNI): %s", skipped)
+    if not dims:
+        raise ValueError(
+            f"the model space {type(model_space).__name__} has nothing to search: no mutable (LayerChoice, "
+            "InputChoice, nni.choice, Repeat, Numerical) was found"
+            + (f", only annotations/constraints {skipped}" if skipped else "")
+            + ". An LLM strategy chooses among a space's mutables; to evaluate one fixed model, train it "
+            "directly (NNI's GridSearch evaluates such a space once).")
     return NNISpace(SearchSpace(dims), model_space, skipped)
 
 

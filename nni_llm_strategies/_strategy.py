@@ -16,13 +16,19 @@ own default; the choice is logged.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
+import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator, Literal, Mapping
 
+import nni
 from nni.nas.execution import ExecutionEngine, SequentialExecutionEngine
 from nni.nas.execution.event import FinalMetricEvent, ModelEventType, TrainingEndEvent
 from nni.nas.execution.training_service import TrainingServiceExecutionEngine
@@ -67,6 +73,7 @@ class ModelRecord:
     submitted_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     finish_order: int = -1
+    metric_unusable: bool = False  # a final metric was reported but is not a finite number
 
     def observation(self) -> Observation:
         complete = self.state == "complete"
@@ -162,6 +169,12 @@ class LLMStrategy(Strategy):
         self._exhausted = False
         self._stopped = ""  # why the search stopped before the budget (space exhausted, target reached)
         self._pending_state: Mapping[str, Any] | None = None
+        # Models that were running when a checkpoint was saved (no model object): NNI's manager
+        # re-runs them on resume; their results are read from NNI's database (``_reconcile``).
+        self._orphans: dict[tuple[Any, ...], ModelRecord] = {}
+        self._last_reconcile = 0.0
+        self._resubmit: list[Proposal] = []  # cancelled by NNI before they were evaluated
+        self._checkpoint_lock = threading.Lock()
 
     def extra_repr(self) -> str:
         return f"method={self.method.name}, optimize_mode={self.optimize_mode!r}, budget={self.budget}"
@@ -190,16 +203,19 @@ class LLMStrategy(Strategy):
                 pass
 
     def _run(self) -> None:
+        self._reconcile(first=True)
         self._resolve_budget()
         try:
             while self._may_submit(wait=True):
-                proposals = self._propose(self._batch_size())
+                self._reconcile()
+                proposals = self._take_resubmissions(self._batch_size()) or self._propose(self._batch_size())
                 if not proposals:
                     break
                 for i, proposal in enumerate(proposals):
                     if i and (not self._may_submit(wait=False) or self._stop_requested()):
                         break
                     self._submit(proposal)
+                self._save_checkpoint()
             if not self._stopped:
                 logger.info("%s: budget exhausted after %d submitted models.", self.method.name,
                             self._submitted_this_run)
@@ -223,7 +239,7 @@ class LLMStrategy(Strategy):
         total, used, where = _engine_budget(self.engine)
         self._engine_left = None if total is None else max(0, total - used)
         with self._lock:
-            restored = sum(r.model is None and r.state != "running" for r in self._records)
+            restored = sum(r.model is None for r in self._records)  # finished, or re-run by NNI
         if self.budget is not None:
             self._planned_budget, self._budget_source = self.budget, "the budget argument"
         elif self._engine_left is not None:
@@ -251,7 +267,7 @@ class LLMStrategy(Strategy):
         assert self._nni_space is not None
         with self._lock:
             history = self._history()
-            pending = [r.config for r in self._running.values()]
+            pending = [r.config for r in self._running.values()] + [r.config for r in self._orphans.values()]
         try:
             return self.searcher.next_proposals(
                 self._nni_space.space, history, pending, self.knowledge, n,
@@ -262,6 +278,11 @@ class LLMStrategy(Strategy):
             self._exhausted = isinstance(exc, SpaceExhausted)
             self._stopped = str(exc)
             return []
+
+    def _take_resubmissions(self, n: int) -> list[Proposal]:
+        with self._lock:
+            taken, self._resubmit = self._resubmit[:n], self._resubmit[n:]
+        return taken
 
     def _stop_requested(self) -> bool:
         """The method's stop rule (e.g. CoLLM-NAS's target), checked between the submissions of
@@ -296,8 +317,9 @@ class LLMStrategy(Strategy):
         done_since: float | None = None
         last_check = 0.0
         while True:
+            self._reconcile()
             with self._lock:
-                running = len(self._running)
+                running = len(self._running) + len(self._orphans)
             if not running:
                 return
             now = time.monotonic()
@@ -323,6 +345,7 @@ class LLMStrategy(Strategy):
                     logger.debug("Final metric of a model this strategy did not submit: ignored.")
                     return
                 record.value, record.metrics = _parse_metric(event.metric)
+                record.metric_unusable = record.value is None
                 if record.value is None:
                     logger.warning("[Model %4d] unusable final metric %r: the model counts as failed.",
                                    record.number, event.metric)
@@ -348,10 +371,15 @@ class LLMStrategy(Strategy):
                 logger.info("[Model %4d] %s: %.6g (best %.6g)", record.number, _status_text(event.status),
                             record.value, best.value if best is not None and best.value is not None else math.nan)
             else:
-                reason = "no final metric" if event.status == ModelStatus.Trained else _status_text(event.status)
+                reason = _status_text(event.status)
+                if event.status == ModelStatus.Trained:
+                    reason = ("unusable final metric (NaN, inf or not a number)" if record.metric_unusable
+                              else "no final metric")
                 logger.warning("[Model %4d] failed (%s); it will not be proposed again.", record.number, reason)
         except Exception:
             logger.exception("Error while recording the end of a model.")
+            return
+        self._save_checkpoint()
 
     # -- what the search found -------------------------------------------------------------------
     def _history(self) -> History:
@@ -473,7 +501,9 @@ class LLMStrategy(Strategy):
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore a :meth:`state_dict` (after ``initialize``, as NNI does; before it, the
         state is kept and applied at ``initialize``). Models that were running when it was
-        saved are dropped with a warning: they may be proposed again."""
+        saved stay pending until the run starts: NNI's manager re-runs them when an experiment
+        is resumed, and their results are read from its database; any the engine does not
+        know are dropped with a warning (they may be proposed again)."""
         if self._nni_space is None:
             self._pending_state = state_dict
             return
@@ -490,35 +520,128 @@ class LLMStrategy(Strategy):
             logger.warning("The state was saved by %s, not %s.", state.get("method"), self.method.name)
         space = self._nni_space.space
         records: list[ModelRecord] = []
-        dropped_running = 0
+        orphans: dict[tuple[Any, ...], ModelRecord] = {}
         for item in state.get("records", []):
-            if item.get("state") == "running":
-                dropped_running += 1
-                continue
             config, errors = space.decode(item["config"])
             if errors:
                 logger.warning("[Model %4d] does not fit this space (%s): dropped.", item.get("number", -1), errors[0])
                 continue
-            records.append(ModelRecord(
+            running = item.get("state") == "running"
+            record = ModelRecord(
                 int(item["number"]), config, str(item.get("source", "")), None, str(item["state"]),
                 item.get("value"), dict(item.get("metrics") or {}), float(item.get("submitted_at") or 0.0),
-                item.get("finished_at"), len(records),
-            ))
-        if dropped_running:
-            logger.warning("The state has %d models that were running; they are dropped.", dropped_running)
+                item.get("finished_at"), -1 if running else len(records),
+            )
+            records.append(record)
+            if running:
+                orphans[space.key(config)] = record
         with self._lock:
             self._records = records
+            self._orphans = orphans
             self._running.clear()
             self._by_model.clear()
-            self._finished = len(records)
+            self._finished = len(records) - len(orphans)
             self._counter = int(state.get("model_counter", len(records)))
             self._max_in_flight = int(state.get("max_in_flight", 0))
         for key, value in (state.get("knowledge") or {}).items():
             self.knowledge.put(key, value)
         if "searcher" in state:
             self.searcher.load_state_dict(state["searcher"], space)
-        logger.info("%s: restored %d models and %d knowledge entries.", self.method.name, len(records),
-                    len(state.get("knowledge") or {}))
+        logger.info("%s: restored %d models (%d were running) and %d knowledge entries.", self.method.name,
+                    len(records), len(orphans), len(state.get("knowledge") or {}))
+
+    # -- resuming a killed experiment ------------------------------------------------------------
+    def _experiment(self) -> Any:
+        """The web-UI engine's ``NasExperiment`` running this strategy, or ``None``."""
+        ts = _unwrap(getattr(self, "_engine", None), TrainingServiceExecutionEngine)
+        experiment = getattr(ts, "nodejs_binding", None)
+        if getattr(experiment, "strategy", None) is not self or not hasattr(experiment, "_checkpoint_directory"):
+            return None
+        return experiment
+
+    def _save_checkpoint(self) -> None:
+        """Save the experiment's checkpoint now (NNI saves one only when an experiment starts
+        and stops), so a killed experiment resumes with every finished model and all the
+        knowledge: after each batch of submissions and after each model's end. The file is
+        replaced atomically; a kill while saving leaves the previous one."""
+        experiment = self._experiment()
+        if experiment is None:
+            return
+        with self._checkpoint_lock:
+            try:
+                _save_checkpoint_atomically(experiment)
+            except Exception as exc:  # a checkpoint must never stop the search
+                logger.warning("Could not save the experiment's checkpoint: %s", exc)
+
+    def _reconcile(self, *, first: bool = False) -> None:
+        """Bring the records up to date with NNI's database (web-UI engine only).
+
+        On a resumed experiment, models that were running when it was killed are re-run by
+        NNI's manager, whose events reach no strategy: their results are read here. Models
+        that finished after the last checkpoint are added (``source`` ``"restored"``). Called
+        when the run starts, then at most every 2 s while such models run."""
+        ts = _unwrap(self.engine, TrainingServiceExecutionEngine)
+        if self._nni_space is None or ts is None:
+            return
+        now = time.monotonic()
+        if not first and (not self._orphans or now - self._last_reconcile < 2.0):
+            return
+        self._last_reconcile = now
+        space = self._nni_space.space
+        seen: set[tuple[Any, ...]] = set()
+        try:
+            trials = [(t.status, t.hyperParameters[0].parameters, t.finalMetricData)
+                      for t in ts.nodejs_binding.list_trial_jobs() if len(t.hyperParameters) == 1]
+        except Exception as exc:
+            logger.warning("Could not read the experiment's trials from NNI: %s", exc)
+            return
+        with self._lock:
+            running = {space.key(r.config) for r in self._running.values()}
+            finished = {space.key(r.config) for r in self._records if r.state != "running"}
+            for trial_status, parameters, final in trials:
+                try:
+                    config = self._nni_space.from_sample(nni.load(nni.dump(parameters)).sample)
+                except Exception as exc:
+                    logger.debug("A trial in NNI's database does not fit this space: %s", exc)
+                    continue
+                key = space.key(config)
+                seen.add(key)
+                if key in finished or key in running:
+                    continue
+                status = str(trial_status)
+                record = self._orphans.get(key)
+                if record is None:
+                    self._counter += 1
+                    record = ModelRecord(self._counter, config, "restored", None)
+                    self._records.append(record)
+                    logger.info("[Model %4d] found in NNI's database: %s", record.number, space.format_config(config))
+                if status not in _ENDED_TRIAL_STATUSES:  # e.g. ADD_RESUMED, WAITING, RUNNING
+                    self._orphans[key] = record
+                    continue
+                self._orphans.pop(key, None)
+                if status in _CANCELLED_TRIAL_STATUSES and not final:
+                    # NNI's manager cancels running trials when the experiment's process dies
+                    # (it sees the tuner disconnect): never evaluated, so submitted again.
+                    self._records.remove(record)
+                    self._resubmit.append(Proposal(record.config, record.source or "resubmitted"))
+                    logger.warning("[Model %4d] was cancelled by NNI when the experiment stopped, before it "
+                                   "was evaluated: it will be submitted again.", record.number)
+                    continue
+                record.value, record.metrics = _parse_metric(_final_metric(final))
+                record.state = "complete" if status == "SUCCEEDED" and record.value is not None else "failed"
+                record.finished_at = time.time()
+                record.finish_order = self._finished
+                self._finished += 1
+                finished.add(key)
+                logger.info("[Model %4d] %s after the resume: %s", record.number, record.state,
+                            record.value if record.value is not None else status)
+            if first:
+                lost = [r for k, r in self._orphans.items() if k not in seen]
+                for record in lost:
+                    logger.warning("[Model %4d] was running when the state was saved and the engine does not know "
+                                   "it: dropped (it may be proposed again).", record.number)
+                    self._records.remove(record)
+                    del self._orphans[space.key(record.config)]
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -572,6 +695,46 @@ def _experiment_status(engine: ExecutionEngine) -> str | None:
         return str(ts.nodejs_binding.get_status())
     except Exception:
         return "ERROR"
+
+
+_ENDED_TRIAL_STATUSES = ("SUCCEEDED", "FAILED", "USER_CANCELED", "SYS_CANCELED", "EARLY_STOPPED")
+"""NNI manager trial statuses after which a trial never runs again (a resumed experiment
+re-runs the others, e.g. ``RUNNING`` or ``ADD_RESUMED``)."""
+
+
+_CANCELLED_TRIAL_STATUSES = ("USER_CANCELED", "SYS_CANCELED")
+
+
+def _final_metric(final_metric_data: Any) -> Any:
+    """A trial's final metric as reported (the last one; the database may hold JSON text)."""
+    if not final_metric_data:
+        return None
+    raw = final_metric_data[-1].data
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def _save_checkpoint_atomically(experiment: Any) -> None:
+    """``experiment.save_checkpoint()``'s state file, written to a temporary folder beside it
+    and moved into place (NNI writes it in place: a kill while writing would corrupt it)."""
+    from nni.nas.utils.serializer import get_default_serializer
+
+    directory = Path(experiment._checkpoint_directory)
+    if not (directory / "config.json").exists():
+        return  # NNI writes the config and the first state when the experiment starts
+    state = experiment.state_dict()
+    staging = Path(tempfile.mkdtemp(prefix=".llmnas-", dir=directory))
+    try:
+        get_default_serializer().save(state, staging / "state.ckpt")
+        for file in staging.iterdir():
+            os.replace(file, directory / file.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    logger.debug("Checkpoint saved to %s.", directory)
 
 
 def _parse_metric(raw: Any) -> tuple[float | None, dict[str, Any]]:

@@ -22,11 +22,20 @@ How a trial is sampled (Optuna calls the sampler lazily, inside the objective):
 Conditional spaces: a trial that used only some parameters (``units_l2`` exists only when
 ``n_layers == 3``) is a duplicate of any proposal that agrees with it on those parameters,
 so such proposals are refused too (the method is told why and asked again).
+
+Bad input: a trial that suggests nothing runs as it is (one warning; nothing to propose). A
+NaN value is a FAIL trial (Optuna's rule); ``inf`` stays COMPLETE in Optuna but the method
+counts it as failed (one warning), so no prompt shows it as a score; failures are counted in
+``summary()["sampler"]["trials_failed"]`` and their configurations are never proposed again.
+Continuous, log and huge numeric ranges are searched by the method; a ``suggest_float`` with
+an infinite bound, or a distribution other than Optuna's three, is an error naming the
+parameter (at construction for ``search_space=``, else in the trial that suggests it).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -44,7 +53,9 @@ from llmnas.searcher import Searcher
 from llmnas.space import Config, SearchSpace
 
 from ._knowledge import StudyKnowledge
-from ._space import enumerate_configs, known_distributions, make_validator, to_search_space, value_problems
+from ._space import (
+    enumerate_configs, known_distributions, make_validator, to_dimension, to_search_space, value_problems,
+)
 
 if TYPE_CHECKING:
     from optuna.study import Study
@@ -257,6 +268,8 @@ class LLMSampler(BaseSampler):
             raise ValueError(f"budget must be a positive number of trials or None, got {budget!r}.")
         if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 0:
             raise ValueError(f"log_every must be an integer >= 0 (0: never), got {log_every!r}.")
+        if not isinstance(stop_when_exhausted, (bool, np.bool_)):
+            raise ValueError(f"stop_when_exhausted must be True or False, got {stop_when_exhausted!r}.")
         self._searcher = Searcher(
             method, llm=llm, seed=seed, task=task, max_calls_per_proposal=max_calls_per_proposal,
             temperature=temperature, use_llm=use_llm, role_llms=role_llms, prefetch=prefetch,
@@ -267,12 +280,14 @@ class LLMSampler(BaseSampler):
                 "search_space must map parameter names to optuna distributions (for a core SearchSpace "
                 f"such as table.space(), pass optuna_llm_samplers.to_distributions(space)); got {search_space!r}.")
         self._search_space = dict(search_space or {})
+        to_search_space(self._search_space)  # an unsupported distribution is a TypeError now, naming it
         self._budget = budget if budget is not None else method.budget_hint()
         self._log_every = log_every
         self._stop_when_exhausted = bool(stop_when_exhausted)
         self._random_sampler = RandomSampler(seed=seed)
         self._counts: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         self._reasons: dict[str, dict[str, int]] = {"independent": {}, "host": {}}
+        self._warned: set[str] = set()  # warnings given once per sampler
         self._init_transient()
 
     def _init_transient(self) -> None:
@@ -321,7 +336,10 @@ class LLMSampler(BaseSampler):
             reason = "proposed value outside the parameter's current range"
         else:
             reason = "parameter not in the known search space yet"
-        value = self._random_sampler.sample_independent(study, trial, param_name, param_distribution)
+        try:
+            value = self._random_sampler.sample_independent(study, trial, param_name, param_distribution)
+        except (OverflowError, ValueError):  # a range wider than a float: RandomSampler cannot draw
+            value = to_dimension(param_name, param_distribution).sample(self._searcher.rng)
         self._count("independent_fallbacks", reason, "independent")
         logger.debug("Trial %d: %s = %r at random (%s)", trial.number, param_name, value, reason)
         return value
@@ -339,8 +357,11 @@ class LLMSampler(BaseSampler):
         with self._state_lock:
             self._finishing[_key(study, trial)] = observation
             self._claims.pop(_key(study, trial), None)
-            self._counts["trials_finished"] += 1
+            self._counts["trials_finished"] = self._counts.get("trials_finished", 0) + 1
+            if not observation.usable:
+                self._counts["trials_failed"] = self._counts.get("trials_failed", 0) + 1
             due = self._log_every > 0 and self._counts["trials_finished"] % self._log_every == 0
+        self._warn_about(trial, state, values)
         if due:
             logger.info("%s", self.summary_line())
         checks = []
@@ -354,6 +375,31 @@ class LLMSampler(BaseSampler):
             except Exception:  # never let a bookkeeping error abort Study.optimize
                 logger.exception("Trial %d: the %s check failed", trial.number, what)
                 self._count("errors")
+
+    def _warn_about(
+        self, trial: FrozenTrial, state: OptunaTrialState, values: Sequence[float] | None
+    ) -> None:
+        """Warn once per sampler about a trial that suggested nothing, and about a non-finite
+        objective value that Optuna stores as COMPLETE (the method counts it as failed)."""
+        if not trial.params and state != OptunaTrialState.FAIL:
+            self._warn_once(
+                "no-parameters", "Trial %d suggested no parameters: there is nothing for %s to choose in it "
+                "(the sampler proposes values for suggest_* calls only; trials without any run as they are).",
+                trial.number, self.method.name)
+        if state != OptunaTrialState.FAIL and values is not None and not all(math.isfinite(v) for v in values):
+            self._warn_once(
+                "non-finite", "Trial %d returned %s: Optuna keeps it as COMPLETE (and may rank it best), but %s "
+                "counts a non-finite value as a failed trial: no score to learn from, never proposed again.",
+                trial.number, list(values), self.method.name)
+
+    def _warn_once(self, key: str, message: str, *args: Any) -> None:
+        with self._state_lock:
+            warned = getattr(self, "_warned", None)
+            if warned is None:
+                warned = self._warned = set()
+            first = key not in warned
+            warned.add(key)
+        logger.log(logging.WARNING if first else logging.DEBUG, message, *args)
 
     @property
     def _has_stop_rule(self) -> bool:
@@ -379,7 +425,8 @@ class LLMSampler(BaseSampler):
     def summary(self) -> dict[str, Any]:
         """What the search did: the searcher's summary (method settings, LLM, calls, tokens,
         pipeline counts and fallbacks) plus this sampler's own counts under ``"sampler"``:
-        trials proposed and finished, parameters taken from the proposal or sampled at random
+        trials proposed, finished and failed (``trials_failed``: FAIL, or a NaN/inf value that
+        Optuna keeps as COMPLETE), parameters taken from the proposal or sampled at random
         (with reasons), configurations the host had to find itself, claim clashes, trials
         that re-evaluated an exhausted space, and errors."""
         summary = self._searcher.summary()
@@ -396,7 +443,8 @@ class LLMSampler(BaseSampler):
         usage, pipe, own = s["llm_usage"], s["pipeline"], s["sampler"]
         tokens = int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
         return (
-            f"{s['method']} sampler: {own['trials_finished']} trials finished; "
+            f"{s['method']} sampler: {own['trials_finished']} trials finished "
+            f"({own.get('trials_failed', 0)} failed or without a finite value); "
             f"LLM {s['llm']}: {pipe['llm_calls']} calls ({pipe['llm_errors']} failed), {tokens} tokens; "
             f"proposals: {pipe['accepted_llm'] + pipe['accepted_reask']} from the LLM, "
             f"{pipe['fallback_proposals'] + own['host_fallbacks']} from fallbacks; "
@@ -587,6 +635,9 @@ class LLMSampler(BaseSampler):
             return
         if not space.names or space.size() > ENUMERATION_LIMIT:
             return
+        names = set(distributions)
+        if len(trials) < space.size() and all(set(t.params) == names for t in trials):
+            return  # fewer trials than configurations, each using every dimension: something is left
         snapshot = self._snapshot(study, space, trials=trials)
         taken = snapshot.taken()
         if not snapshot.partial and len(taken) < space.size():
@@ -614,7 +665,7 @@ class LLMSampler(BaseSampler):
     # -- bookkeeping ---------------------------------------------------------------------------
     def _count(self, name: str, reason: str | None = None, kind: str | None = None) -> None:
         with self._state_lock:
-            self._counts[name] += 1
+            self._counts[name] = self._counts.get(name, 0) + 1
             if reason is not None and kind is not None:
                 reasons = self._reasons[kind]
                 reasons[reason] = reasons.get(reason, 0) + 1
@@ -631,7 +682,7 @@ class LLMSampler(BaseSampler):
 
 
 _COUNTERS = (
-    "trials_proposed", "trials_finished", "independent_from_proposal", "independent_fallbacks",
+    "trials_proposed", "trials_finished", "trials_failed", "independent_from_proposal", "independent_fallbacks",
     "host_fallbacks", "claim_clashes", "exhausted_trials", "errors",
 )
 

@@ -2,8 +2,10 @@
 
 - :func:`to_dimension` / :func:`to_search_space`: ``CategoricalDistribution`` →
   :class:`~llmnas.space.Categorical`, ``IntDistribution`` → :class:`~llmnas.space.Integer`,
-  ``FloatDistribution`` → :class:`~llmnas.space.Float` (``step`` and ``log`` kept); any other
-  distribution raises ``TypeError``.
+  ``FloatDistribution`` → :class:`~llmnas.space.Float` (``step`` and ``log`` kept; infinite
+  bounds raise ``ValueError``); any other distribution raises ``TypeError``. Continuous, log
+  and very wide ranges are searched by the method too: the LLM writes numbers (snapped to a
+  ``step`` grid), the evolutionary operators perturb them.
 - :func:`known_distributions`: the study's known space, the union of the distributions its
   trials used (define-by-run spaces grow; a name keeps its latest definition).
 - :func:`value_problems` / :func:`make_validator`: Optuna does not validate what a sampler
@@ -24,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import math
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -55,6 +58,10 @@ def to_dimension(name: str, distribution: BaseDistribution) -> Dimension:
     if isinstance(distribution, IntDistribution):
         return Integer(name, int(distribution.low), int(distribution.high), int(distribution.step), bool(distribution.log))
     if isinstance(distribution, FloatDistribution):
+        if not (math.isfinite(distribution.low) and math.isfinite(distribution.high)):
+            raise ValueError(
+                f"parameter {name!r}: {distribution} has an infinite bound; the LLM samplers (as Optuna's "
+                "RandomSampler and TPESampler) need finite bounds: give suggest_float a finite low and high.")
         step = float(distribution.step) if distribution.step is not None else None
         return Float(name, float(distribution.low), float(distribution.high), step, bool(distribution.log))
     raise TypeError(

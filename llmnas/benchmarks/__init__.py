@@ -23,8 +23,17 @@ from .tables import (
     ops_to_arch_str,
     ops_to_config,
 )
+from ._lookup import AbsentArchitectureError, LookupBenchmark, LookupOptunaObjective
+from .graph import GRAPH_DATASETS, GraphBenchTable
+from .macro import MACRO_LAYERS, MACRO_OPS, NasBenchMacroTable
+from .registry import TabularBenchmark, benchmark_names, load_benchmark, register_benchmark
+from .transnas import TRANSNAS_SPACES, TRANSNAS_TASKS, TransNas101Table
 
 __all__ = [
+    "TabularBenchmark", "benchmark_names", "load_benchmark", "register_benchmark",
+    "AbsentArchitectureError", "LookupBenchmark", "LookupOptunaObjective",
+    "GRAPH_DATASETS", "GraphBenchTable", "MACRO_LAYERS", "MACRO_OPS", "NasBenchMacroTable",
+    "TRANSNAS_SPACES", "TRANSNAS_TASKS", "TransNas101Table",
     "ENV_VAR", "NB201_DATASETS", "NB201_EDGES", "NB201_FILE", "NB201_LATENCY_COLUMNS",
     "NB201_OPS", "NB201_OP_DESCRIPTIONS", "NB201_TABLE_OPS", "NasBench201Table",
     "Nb201OptunaObjective", "Optimum", "arch_str_to_config", "arch_str_to_ops",

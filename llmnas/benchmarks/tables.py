@@ -348,6 +348,11 @@ class NasBench201Table:
     )
     """A short text about the space's structure, fit for prompts (it names no benchmark)."""
 
+    search_metric: str = "valid_acc"
+    """What a search optimizes (the standard protocol: search on validation accuracy)."""
+    report_metric: str = "test_acc"
+    """What is reported for the configuration with the best validation accuracy so far."""
+
     def __init__(
         self,
         dataset: str = "cifar10",
@@ -359,6 +364,7 @@ class NasBench201Table:
         if latency_column not in NB201_LATENCY_COLUMNS:
             raise ValueError(f"unknown latency column {latency_column!r}; expected one of {list(NB201_LATENCY_COLUMNS)}")
         self.dataset: str = key
+        self.name: str = f"nb201-{key}"
         self.latency_column: str = latency_column
         self.file: Path = find_benchmark_file(NB201_FILE, path)
         self._data = _load_nb201(self.file)

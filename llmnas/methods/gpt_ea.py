@@ -32,7 +32,7 @@ import numpy as np
 
 from ..prompts import gpt_ea as prompts
 from ..proposals import Context, Proposal
-from ..space import Categorical, Config, SearchSpace
+from ..space import Categorical, Config, Dimension, SearchSpace
 from .base import Method
 from .operators import mutate, mutate_or_random, tournament, uniform_crossover, unique_random
 
@@ -93,6 +93,11 @@ class Prior(ABC):
         """Values for the masked dimensions of each partial configuration. ``upcoming`` is the
         size of the batch being built (for an LLM's call budget)."""
 
+    def models(self, dim: Dimension) -> bool:
+        """Whether the prior can refill ``dim``: reconstruction erases only such dimensions
+        (the others evolve by crossover and mutation alone). Default: every dimension."""
+        return True
+
     def miss_reason(self, ctx: Context) -> str:
         """Why the prior gave nothing usable, for the fallback counters."""
         return f"{self.name} gave no usable value"
@@ -146,7 +151,8 @@ class TransformerPrior(Prior):
     """A small Transformer over dimension tokens, trained by masked-dimension prediction on a
     corpus of good architectures; it samples the erased dimensions conditioned on the kept
     ones (one at a time, each conditioned on those already filled). Categorical dimensions
-    only; others (and dimensions it was not trained on) are left to the method's random fill.
+    only: reconstruction never erases the others (numeric dimensions, categorical ones it was
+    not trained on), which evolve by the GA's crossover and mutation alone.
 
     The paper's prior is a 4-layer, 4-head decoder predicting the next layer, pre-trained on
     NAS-Bench-101 cells with ≥ 90% validation accuracy [paper]. Here the erased dimensions may
@@ -297,6 +303,9 @@ class TransformerPrior(Prior):
             state = {**state, "model": model}
         self.__dict__.update(state)
 
+    def models(self, dim: Dimension) -> bool:
+        return isinstance(dim, Categorical) and any(d.name == dim.name for d in self.dims)
+
     def fill(
         self, ctx: Context, partials: list[Config], masked: list[list[str]], *, upcoming: int = 0
     ) -> list[Mapping[str, Any] | None]:
@@ -404,6 +413,10 @@ class CorpusPrior(Prior):
         if self._prior is None:
             names = {d.name for d in space if isinstance(d, Categorical)}
             keys = set().union(*(c.keys() for c in self.corpus))
+            if not names:
+                raise ValueError(
+                    "the Transformer prior models categorical dimensions and the search space has none "
+                    f"({', '.join(space.names)} are numeric); GPT-EA runs as a plain GA")
             if not names & keys:
                 raise ValueError(
                     f"the corpus does not use the search space's names: the space has {sorted(names)}, "
@@ -424,6 +437,11 @@ class CorpusPrior(Prior):
                          "random instead (a plain GA), counted as fallbacks.", exc)
             return [None] * len(partials)
         return prior.fill(ctx, partials, masked, upcoming=upcoming)
+
+    def models(self, dim: Dimension) -> bool:
+        if self._prior is not None:
+            return self._prior.models(dim)
+        return isinstance(dim, Categorical)  # fitting trains on every categorical dimension
 
     def miss_reason(self, ctx: Context) -> str:
         return f"Transformer prior unavailable ({self._error})" if self._error else super().miss_reason(ctx)
@@ -574,6 +592,7 @@ class GPTEA(Method):
         self.prior = prior if prior is not None else LLMPrior()
         self.batch_size = batch_size
         self._auto_population: int | None = None
+        self._unmodelled_logged: tuple[str, ...] = ()
 
     # -- plan ----------------------------------------------------------------------------------
     def budget_hint(self) -> int:
@@ -656,9 +675,24 @@ class GPTEA(Method):
                 child = {d.name: child[d.name] if d.name in child else d.sample(ctx.rng) for d in ctx.space}
             if ctx.rng.random() < self.mutation_rate:
                 child = mutate(ctx.space, child, ctx.rng, n_dims=1)
-            masked = tuple(d.name for d in ctx.space if d.size() > 1 and ctx.rng.random() < rate)
+            masked = tuple(d.name for d in ctx.space
+                           if d.size() > 1 and self.prior.models(d) and ctx.rng.random() < rate)
             out.append(Offspring(child, masked))
+        self._log_unmodelled(ctx)
         return out
+
+    def _log_unmodelled(self, ctx: Context) -> None:
+        """Say once which dimensions the prior cannot refill (they are never erased)."""
+        unmodelled = tuple(d.name for d in ctx.space if d.size() > 1 and not self.prior.models(d))
+        if not unmodelled or unmodelled == getattr(self, "_unmodelled_logged", ()):
+            return
+        self._unmodelled_logged = unmodelled
+        if len(unmodelled) == sum(d.size() > 1 for d in ctx.space):
+            logger.warning("%s: the %s prior cannot refill any dimension of this space (%s); GPT-EA runs as "
+                           "a plain GA (crossover and mutation).", self.name, self.prior.name, ", ".join(unmodelled))
+        else:
+            logger.info("%s: the %s prior does not model %s; these dimensions evolve by crossover and "
+                        "mutation alone.", self.name, self.prior.name, ", ".join(unmodelled))
 
     def _evolve(self, ctx: Context, n: int, t: int) -> list[Proposal]:
         children = self.offspring(ctx, n)

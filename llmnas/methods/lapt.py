@@ -372,8 +372,10 @@ class LAPT(Method):
                               prompts.principles_schema(ctx.space, options), purpose="principles", upcoming=upcoming)
         value = self._from_answer(ctx, answer, data, options, kind="learned", step=self.learn_step, source=description)
         if value is None:
-            logger.warning("LAPT: learning principles failed (%s); searching the full space until the next "
-                           "adaptation.", ctx.last_miss or "no usable answer")
+            off = ctx.last_miss == "no LLM configured"  # use_llm=False: the LLM-off ablation, on purpose
+            logger.log(logging.INFO if off else logging.WARNING,
+                       "LAPT: learning principles failed (%s); searching the full space until the next "
+                       "adaptation.", ctx.last_miss or "no usable answer")
             value = _artifact("", full_whitelist(ctx.space), options, {
                 "source": description, "kind": "default", "step": self.learn_step,
                 "reason": ctx.last_miss or "no usable answer", "notes": []})

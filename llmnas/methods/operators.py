@@ -49,7 +49,7 @@ def mutate_value(dim: Dimension, value: Any, rng: np.random.Generator) -> Any:
         if dim.log:
             candidate = math.exp(math.log(value) + rng.normal(0, 0.2 * math.log(dim.high / dim.low) or 1.0))
         else:
-            candidate = value + rng.normal(0, 0.2 * (dim.high - dim.low))
+            candidate = value + rng.normal(0, 0.2 * dim.high - 0.2 * dim.low)  # no overflow on huge ranges
         candidate = float(min(max(candidate, dim.low), dim.high))
         if dim.step is not None:
             candidate = dim.low + round((candidate - dim.low) / dim.step) * dim.step
@@ -79,13 +79,11 @@ def uniform_crossover(space: SearchSpace, a: Config, b: Config, rng: np.random.G
 
 def tournament(history: History, rng: np.random.Generator, size: int, pool: Sequence[Observation] | None = None) -> Observation | None:
     """The best of ``size`` observations drawn at random from ``pool`` (default: all usable)."""
-    pool = list(pool if pool is not None else history.usable)
+    pool = pool if pool is not None else history.usable
     if not pool:
         return None
     picks = rng.choice(len(pool), size=min(size, len(pool)), replace=False)
-    ranked = history.ranked()
-    order = {id(o): i for i, o in enumerate(ranked)}
-    return min((pool[int(i)] for i in picks), key=lambda o: order.get(id(o), len(order)))
+    return min((pool[int(i)] for i in picks), key=history.rank_position)
 
 
 def unique_random(space: SearchSpace, rng: np.random.Generator, n: int, taken: set) -> list[Config]:

@@ -74,8 +74,9 @@ class SEKI(Method):
                 raise ValueError(f"{name} must be an integer, got {value!r}.")
         if budget < 1:
             raise ValueError(f"budget must be >= 1, got {budget}.")
-        if not 0.0 <= self_evolution_fraction <= 1.0:
-            raise ValueError(f"self_evolution_fraction must be in [0, 1], got {self_evolution_fraction}.")
+        if isinstance(self_evolution_fraction, bool) or not isinstance(self_evolution_fraction, (int, float)) \
+                or not 0.0 <= self_evolution_fraction <= 1.0:
+            raise ValueError(f"self_evolution_fraction must be a number in [0, 1], got {self_evolution_fraction!r}.")
         if top_k < 1 or n_inspiration < 1:
             raise ValueError(f"top_k and n_inspiration must be >= 1, got {top_k} and {n_inspiration}.")
         if n_inspiration > top_k:

@@ -37,6 +37,8 @@ def task_block(ctx: Context) -> str:
 def format_score(history: History, obs: Observation) -> str:
     if obs.values is None:
         return "failed"
+    if obs.state == TrialState.FAILED:  # a non-finite value (NaN, inf): no signal, never a score
+        return "failed (no finite score)"
     text = ", ".join(f"{v:.4g}" for v in obs.values)
     if obs.state == TrialState.PRUNED:
         text += " (stopped early)"

@@ -82,3 +82,21 @@ def evaluate_or_fail(model) -> None:
     if sample["op"] == 2:
         raise RuntimeError(f"this architecture cannot be trained: {sample}")
     nni.report_final_result(score_of(sample))
+
+
+def evaluate_slowly(model) -> None:
+    """Like :func:`evaluate` after ``LLMNAS_TEST_TRIAL_SECONDS`` seconds (default 1); when
+    ``LLMNAS_TEST_TRIAL_LOG`` names a folder, each trial first leaves a file there (its
+    sample, as JSON) so a test can see how far an experiment got."""
+    import json
+    import os
+    import time
+    import uuid
+
+    sample = current_sample()
+    log = os.environ.get("LLMNAS_TEST_TRIAL_LOG")
+    time.sleep(float(os.environ.get("LLMNAS_TEST_TRIAL_SECONDS", "1")))
+    if log:
+        with open(os.path.join(log, f"{uuid.uuid4().hex}.json"), "w") as f:
+            json.dump({"sample": sample, "pid": os.getpid(), "time": time.time()}, f)
+    nni.report_final_result({"default": score_of(sample), "depth": sample["depth"]})

@@ -1,0 +1,138 @@
+"""``llmnas compare`` end to end against the fake OpenAI-compatible server: runs.jsonl, the
+report and plots, a rerun that skips what is done, a replay from the cache that is identical
+and contacts nobody, a replay miss that is counted, and a resume after an interruption."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmnas.benchmarks.report import write_report
+from llmnas.benchmarks.runner import Comparison, read_runs, run_key
+from llmnas.cli import main
+from tests.fake_openai import FakeOpenAIServer
+
+BENCHMARKS = ["nb201-cifar10", "nb201-cifar100"]
+CONTENDERS = ["seki@optuna", "seki-nollm@optuna", "random@optuna", "re@nni"]
+ARGS = ["compare", "--benchmarks", ",".join(BENCHMARKS), "--contenders", ",".join(CONTENDERS),
+        "--seeds", "2", "--budget", "20"]
+
+
+def _curves(out: Path) -> dict[tuple[Any, ...], tuple[list[Any], list[Any]]]:
+    return {run_key(r): (r["best_search"], r["best_report"]) for r in read_runs(out / "runs.jsonl")}
+
+
+def _requests(server: Any) -> int:
+    return len(server.chat_requests)
+
+
+def test_compare_writes_runs_and_report_skips_done_and_replays_identically(fake_openai, tmp_path):
+    out = tmp_path / "first"
+    assert main([*ARGS, "--out", str(out), "--llm", fake_openai.base_url]) == 0
+
+    runs = read_runs(out / "runs.jsonl")
+    assert len(runs) == len(BENCHMARKS) * len(CONTENDERS) * 2
+    assert {(r["benchmark"], r["contender"], r["seed"]) for r in runs} == {
+        (b, c, s) for b in BENCHMARKS for c in CONTENDERS for s in (0, 1)}
+    for run in runs:
+        assert run["evaluations"] == 20 and len(run["best_search"]) == len(run["best_report"]) == 20
+        assert all(v is not None for v in run["best_report"])
+        assert run["best_search"] == sorted(run["best_search"]), "best-so-far must never get worse"
+        assert run["best_search"][-1] <= run["optimum_search"]
+    llm_runs = [r for r in runs if r["contender"] == "seki@optuna"]
+    assert all(r["llm"].startswith("openai:") and r["llm_calls"] > 0 and r["prompt_tokens"] > 0
+               and r["completion_tokens"] > 0 and r["replay_misses"] == 0 for r in llm_runs)
+    ablation = [r for r in runs if r["contender"] == "seki-nollm@optuna"]
+    assert all(r["llm"] == "none" and r["llm_calls"] == 0 and r["fallback_proposals"] == r["proposals"] == 20
+               for r in ablation)
+
+    results = (out / "results.md").read_text()
+    for benchmark in BENCHMARKS:
+        assert f"## {benchmark} (budget 20)" in results
+        png = out / f"{benchmark}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| seki@optuna | 2 |" in results and "| re@nni | 2 |" in results
+    assert "LLM ablation" in results and "| seki@optuna | " in results.split("LLM ablation")[1]
+
+    # A rerun skips every done run: no LLM request, runs.jsonl unchanged.
+    requests, lines = _requests(fake_openai), (out / "runs.jsonl").read_text()
+    assert main([*ARGS, "--out", str(out), "--llm", fake_openai.base_url]) == 0
+    assert _requests(fake_openai) == requests
+    assert (out / "runs.jsonl").read_text() == lines
+
+    # A replay from the first comparison's cache, into a new folder: identical curves (the
+    # built-ins rerun with the same seeds too), and not one chat request.
+    replay = tmp_path / "replay"
+    assert main([*ARGS, "--out", str(replay), "--llm", fake_openai.base_url, "--replay",
+                 "--cache", str(out / "llm-cache")]) == 0
+    assert _requests(fake_openai) == requests
+    assert _curves(replay) == _curves(out)
+    replayed = [r for r in read_runs(replay / "runs.jsonl") if r["contender"] == "seki@optuna"]
+    assert all(r["replay_misses"] == 0 and r["cache_hits"] == r["llm_calls"] > 0 for r in replayed)
+
+    # The report is regenerated from runs.jsonl alone.
+    for path in [out / "results.md", *out.glob("*.png")]:
+        path.unlink()
+    assert main(["compare", "--report-only", "--out", str(out)]) == 0
+    assert (out / "results.md").read_text() == results
+    assert all((out / f"{b}.png").is_file() for b in BENCHMARKS)
+
+
+def test_a_replay_miss_is_counted_and_reported(fake_openai, tmp_path, capsys):
+    out = tmp_path / "miss"
+    status = main(["compare", "--benchmarks", "nb201-cifar10", "--contenders", "seki@optuna", "--seeds", "1",
+                   "--budget", "10", "--out", str(out), "--llm", fake_openai.base_url, "--replay",
+                   "--cache", str(tmp_path / "empty-cache")])
+    assert status == 1
+    assert _requests(fake_openai) == 0
+    [run] = read_runs(out / "runs.jsonl")
+    assert run["replay_misses"] == run["llm_errors"] == run["llm_calls"] > 0  # every call missed
+    assert run["fallback_proposals"] == run["proposals"] == 10 and run["prompt_tokens"] == 0
+    assert "replay misses" in (out / "results.md").read_text()
+    assert "not in the cache" in capsys.readouterr().err
+
+
+def test_an_interrupted_comparison_resumes_where_it_stopped(fake_openai, tmp_path):
+    settings: dict[str, Any] = dict(benchmarks=["nb201-cifar10"], contenders=["random@nni", "seki@optuna"],
+                                    seeds=2, budget=20, llm=fake_openai.base_url)
+    out = tmp_path / "resumed"
+    comparison = Comparison(out, **settings)
+    assert comparison.plan().todo_count == 4
+    evaluations = 0
+
+    def interrupt_in_the_second_run() -> None:  # seki@optuna, seed 0, after 10 evaluations
+        nonlocal evaluations
+        evaluations += 1
+        if evaluations == 30:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        comparison.run(on_evaluation=interrupt_in_the_second_run)
+    assert len(read_runs(out / "runs.jsonl")) == 1  # the run in progress is lost, nothing else
+    with (out / "runs.jsonl").open("a") as fh:  # and a record cut off while it was written
+        fh.write(json.dumps(read_runs(out / "runs.jsonl")[0])[:50])
+
+    resumed = Comparison(out, **settings)
+    assert resumed.plan().todo_count == 3
+    result = resumed.run()
+    assert result.skipped == 1 and len(result.records) == 3 and not result.failures
+    assert Comparison(out, **settings).plan().todo_count == 0
+
+    # The same as an uninterrupted comparison. The fake server, like a sampling LLM, answers a
+    # repeated request differently: a new one answers every request for the first time.
+    with FakeOpenAIServer(seed=0) as server:
+        Comparison(tmp_path / "fresh", **{**settings, "llm": server.base_url}).run()
+    assert _curves(out) == _curves(tmp_path / "fresh")
+    assert write_report(out)[0].read_text().count("| seki@optuna | 2 |") == 1
+
+
+@pytest.mark.parametrize("name", ["llmnas.benchmarks.runner", "llmnas.benchmarks.report"])
+def test_docstring_examples_run(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
