@@ -11,7 +11,13 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 WHEELS ?= $(HOME)/.cache/llmnas/wheels
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast clean
+# The README's results section: one benchmark, our four methods, their LLM-off ablations and the
+# hosts' built-ins, budget 100, with the embedded model; its answers are kept in results/.../llm-cache.
+RESULTS_DIR ?= results/nb201-cifar10
+RESULTS_ARGS ?= --benchmarks nb201-cifar10 --budget 100 --seeds 2 \
+  --contenders seki@optuna,lapt@optuna,collm-nas@optuna,gpt-ea@optuna,seki-nollm@optuna,lapt-nollm@optuna,collm-nas-nollm@optuna,gpt-ea-nollm@optuna,random@optuna,tpe@optuna,nsga2@optuna,random@nni,re@nni
+
+.PHONY: setup demo test test-fast results results-from-scratch clean
 
 setup: $(VENV)/.setup-done
 
@@ -35,6 +41,18 @@ test: setup
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# Reproduce the results from the recorded LLM answers (minutes, no model): a fresh folder,
+# every run checked against the recorded one.
+results: setup
+	rm -rf results/reproduced
+	$(VENV)/bin/llmnas compare $(RESULTS_ARGS) --replay --cache $(RESULTS_DIR)/llm-cache \
+	  --out results/reproduced --check-against $(RESULTS_DIR)
+
+# The same from scratch with the embedded model (it states its estimated duration first);
+# rewrites the README's results section.
+results-from-scratch: setup
+	$(VENV)/bin/llmnas compare $(RESULTS_ARGS) --llm local --out $(RESULTS_DIR) --readme README.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -20,9 +20,12 @@ import argparse
 import contextlib
 import json
 import logging
+import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 logger = logging.getLogger("llmnas.cli")
@@ -263,6 +266,13 @@ def _add_compare_parser(sub: Any) -> None:
                          help="NNI model space: the benchmark's dimensions as mutables (default) or, for "
                               "NAS-Bench-201, NNI's hub space NasBench201 (same mutables, slower)")
     compare.add_argument("--list", action="store_true", help="list the benchmarks and contenders, then exit")
+    compare.add_argument("--check-against", default=None, metavar="DIR",
+                         help="after the runs, check that every run also in DIR/runs.jsonl found the same "
+                              "architectures in the same order (same curves, LLM calls and fallbacks); "
+                              "exit status 1 if not")
+    compare.add_argument("--readme", default=None,
+                         help="also copy the report into this markdown file, between the lines "
+                              f"'{README_START}' and '{README_END}' (headings shifted down two levels)")
     compare.add_argument("-v", "--verbose", action="store_true", help="log every run and the methods' notes")
 
 
@@ -303,6 +313,53 @@ def _compare_logging(out: Any, verbose: bool) -> Iterator[None]:
         root.setLevel(level)
 
 
+README_START = "<!-- llmnas compare: start -->"
+README_END = "<!-- llmnas compare: end -->"
+
+
+def _update_readme(readme: str | None, out: str, results: Any) -> None:
+    """Replace the text between the markers of ``readme`` with the report ``results``, its
+    headings two levels down and its plot links made relative to the readme's folder."""
+    if not readme:
+        return
+    path, out_dir = Path(readme), Path(out)
+    text = path.read_text(encoding="utf-8")
+    if text.count(README_START) != 1 or text.count(README_END) != 1 or text.index(README_START) > text.index(README_END):
+        raise SystemExit(f"llmnas compare: {readme} needs one line '{README_START}' followed by one '{README_END}'")
+    prefix = os.path.relpath(out_dir, path.parent).replace(os.sep, "/")
+    body = []
+    for line in Path(results).read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            line = "##" + line
+        line = re.sub(r"!\[([^\]]*)\]\(([^):/]+\.png)\)", lambda m: f"![{m.group(1)}]({prefix}/{m.group(2)})", line)
+        body.append(line)
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    path.write_text(head + README_START + "\n" + "\n".join(body).strip() + "\n" + README_END + tail, encoding="utf-8")
+    print(f"updated {readme}")
+
+
+_SAME_FIELDS = ("best_search", "best_report", "evals_to_optimum", "evals_to_top", "distinct", "llm_calls",
+                "llm_proposals", "fallback_proposals")
+"""What a replayed run must repeat exactly (wall times and cache counters may differ)."""
+
+
+def _check_against(reference: str, out: str) -> int:
+    """Compare the runs of ``out`` with those of ``reference`` (by run key); 1 if any differ."""
+    from .benchmarks.runner import RUNS_FILE, read_runs, run_key
+
+    ref = {run_key(r): r for r in read_runs(Path(reference) / RUNS_FILE)}
+    new = {run_key(r): r for r in read_runs(Path(out) / RUNS_FILE)}
+    common = sorted(set(ref) & set(new))
+    differ = [k for k in common if any(ref[k].get(f) != new[k].get(f) for f in _SAME_FIELDS)]
+    print(f"check against {reference}: {len(common)} runs in both, {len(common) - len(differ)} identical, "
+          f"{len(differ)} different" + "".join(f"\n  differs: {k[1]} seed {k[2]} on {k[0]}" for k in differ))
+    if not common:
+        print("no run in common: nothing was checked", file=sys.stderr)
+        return 1
+    return 1 if differ else 0
+
+
 def run_compare(args: argparse.Namespace) -> int:
     """``llmnas compare``: plan (stating the estimated duration), run with a progress bar,
     write the report. Exit status 1 when a run failed or a replay missed the cache."""
@@ -318,6 +375,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.report_only:
         paths = write_report(args.out)
         print("\n".join(f"wrote {p}" for p in paths))
+        _update_readme(args.readme, args.out, paths[0])
         return 0
     if args.budget < 1 or args.seeds < 1:
         raise SystemExit("--budget and --seeds must be >= 1")
@@ -351,7 +409,8 @@ def run_compare(args: argparse.Namespace) -> int:
                   f"{result.skipped} were already done.", file=sys.stderr)
         paths = write_report(args.out)
         print("\n".join(f"wrote {p}" for p in paths))
-        status = 0
+        _update_readme(args.readme, args.out, paths[0])
+        status = _check_against(args.check_against, args.out) if args.check_against else 0
         if result.failures:
             print(f"{len(result.failures)} runs failed (see {args.out}/compare.log):", file=sys.stderr)
             for spec, error in result.failures:

@@ -31,7 +31,7 @@ def _requests(server: Any) -> int:
     return len(server.chat_requests)
 
 
-def test_compare_writes_runs_and_report_skips_done_and_replays_identically(fake_openai, tmp_path):
+def test_compare_writes_runs_and_report_skips_done_and_replays_identically(fake_openai, tmp_path, capsys):
     out = tmp_path / "first"
     assert main([*ARGS, "--out", str(out), "--llm", fake_openai.base_url]) == 0
 
@@ -69,8 +69,9 @@ def test_compare_writes_runs_and_report_skips_done_and_replays_identically(fake_
     # built-ins rerun with the same seeds too), and not one chat request.
     replay = tmp_path / "replay"
     assert main([*ARGS, "--out", str(replay), "--llm", fake_openai.base_url, "--replay",
-                 "--cache", str(out / "llm-cache")]) == 0
+                 "--cache", str(out / "llm-cache"), "--check-against", str(out)]) == 0
     assert _requests(fake_openai) == requests
+    assert "16 runs in both, 16 identical, 0 different" in capsys.readouterr().out
     assert _curves(replay) == _curves(out)
     replayed = [r for r in read_runs(replay / "runs.jsonl") if r["contender"] == "seki@optuna"]
     assert all(r["replay_misses"] == 0 and r["cache_hits"] == r["llm_calls"] > 0 for r in replayed)
@@ -81,6 +82,18 @@ def test_compare_writes_runs_and_report_skips_done_and_replays_identically(fake_
     assert main(["compare", "--report-only", "--out", str(out)]) == 0
     assert (out / "results.md").read_text() == results
     assert all((out / f"{b}.png").is_file() for b in BENCHMARKS)
+
+    # --readme copies the report between the markers of a markdown file (README numbers are
+    # never typed by hand), the rest of the file untouched.
+    readme = tmp_path / "README.md"
+    readme.write_text("# Project\n\nintro\n<!-- llmnas compare: start -->\nstale\n<!-- llmnas compare: end -->\nafter\n")
+    assert main(["compare", "--report-only", "--out", str(out), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("# Project\n\nintro\n") and text.endswith("<!-- llmnas compare: end -->\nafter\n")
+    assert "stale" not in text and "### Comparison results" in text
+    assert f"]({out.name}/{BENCHMARKS[0]}.png)" in text
+    table_row = next(line for line in results.splitlines() if line.startswith("| seki@optuna"))
+    assert table_row in text
 
 
 def test_a_replay_miss_is_counted_and_reported(fake_openai, tmp_path, capsys):
