@@ -11,11 +11,17 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 WHEELS ?= $(HOME)/.cache/llmnas/wheels
 PYTEST_ARGS ?=
 
-# The README's results section: one benchmark, our four methods, their LLM-off ablations and the
-# hosts' built-ins, budget 100, with the embedded model; its answers are kept in results/.../llm-cache.
-RESULTS_DIR ?= results/nb201-cifar10
-RESULTS_ARGS ?= --benchmarks nb201-cifar10 --budget 100 --seeds 2 \
+# The README's results section (see README "Results"): our methods with the embedded model, their
+# LLM-off ablations and the hosts' built-ins on NAS-Bench-201 (RESULTS_LLM), and the LLM-free
+# contenders on six benchmarks over 10 seeds (RESULTS_BASELINES). Each folder keeps its runs
+# (runs.jsonl) and the LLM's recorded answers (llm-cache).
+RESULTS_LLM ?= results/nb201-cifar10
+RESULTS_BASELINES ?= results/baselines
+RESULTS_LLM_ARGS ?= --benchmarks nb201-cifar10 --budget 100 --seeds 2 \
   --contenders seki@optuna,lapt@optuna,collm-nas@optuna,gpt-ea@optuna,seki-nollm@optuna,lapt-nollm@optuna,collm-nas-nollm@optuna,gpt-ea-nollm@optuna,random@optuna,tpe@optuna,nsga2@optuna,random@nni,re@nni
+RESULTS_BASELINES_ARGS ?= --budget 200 --seeds 10 \
+  --benchmarks nb201-cifar10,nb201-cifar100,nb201-imagenet16,macro-cifar10,transnas-micro-class_scene,graph-cora \
+  --contenders seki-nollm@optuna,lapt-nollm@optuna,collm-nas-nollm@optuna,gpt-ea-nollm@optuna,random@optuna,tpe@optuna,nsga2@optuna,random@nni,re@nni
 
 .PHONY: setup demo test test-fast results results-from-scratch clean
 
@@ -42,17 +48,20 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-# Reproduce the results from the recorded LLM answers (minutes, no model): a fresh folder,
-# every run checked against the recorded one.
+# Reproduce the results from the recorded LLM answers (minutes, no model): every run repeated in
+# a fresh folder and checked against the recorded one, then the README's section rewritten.
 results: setup
 	rm -rf results/reproduced
-	$(VENV)/bin/llmnas compare $(RESULTS_ARGS) --replay --cache $(RESULTS_DIR)/llm-cache \
-	  --out results/reproduced --check-against $(RESULTS_DIR)
+	$(VENV)/bin/llmnas compare --rerun $(RESULTS_LLM) --out results/reproduced/llm
+	$(VENV)/bin/llmnas compare --rerun $(RESULTS_BASELINES) --out results/reproduced/baselines
+	$(VENV)/bin/llmnas compare --report-only --out $(RESULTS_LLM) --readme README.md
+	$(VENV)/bin/llmnas compare --report-only --out $(RESULTS_BASELINES) --readme README.md
 
-# The same from scratch with the embedded model (it states its estimated duration first);
-# rewrites the README's results section.
+# The same runs from scratch with the embedded model, into results/from-scratch (each command
+# states its estimated duration first).
 results-from-scratch: setup
-	$(VENV)/bin/llmnas compare $(RESULTS_ARGS) --llm local --out $(RESULTS_DIR) --readme README.md
+	$(VENV)/bin/llmnas compare $(RESULTS_LLM_ARGS) --llm local --out results/from-scratch/llm
+	$(VENV)/bin/llmnas compare $(RESULTS_BASELINES_ARGS) --out results/from-scratch/baselines
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -266,13 +266,18 @@ def _add_compare_parser(sub: Any) -> None:
                          help="NNI model space: the benchmark's dimensions as mutables (default) or, for "
                               "NAS-Bench-201, NNI's hub space NasBench201 (same mutables, slower)")
     compare.add_argument("--list", action="store_true", help="list the benchmarks and contenders, then exit")
+    compare.add_argument("--rerun", default=None, metavar="DIR",
+                         help="repeat the runs of DIR (its benchmarks, contenders, seeds and budget, from "
+                              "DIR/runs.jsonl) from its recorded LLM answers (DIR/llm-cache, replay) into OUT, "
+                              "and check every run against DIR's; the selection options are ignored")
     compare.add_argument("--check-against", default=None, metavar="DIR",
                          help="after the runs, check that every run also in DIR/runs.jsonl found the same "
                               "architectures in the same order (same curves, LLM calls and fallbacks); "
                               "exit status 1 if not")
     compare.add_argument("--readme", default=None,
                          help="also copy the report into this markdown file, between the lines "
-                              f"'{README_START}' and '{README_END}' (headings shifted down two levels)")
+                              f"'{README_START}' and '{README_END}', OUT relative to the file's folder "
+                              "(headings shifted down two levels)")
     compare.add_argument("-v", "--verbose", action="store_true", help="log every run and the methods' notes")
 
 
@@ -313,29 +318,31 @@ def _compare_logging(out: Any, verbose: bool) -> Iterator[None]:
         root.setLevel(level)
 
 
-README_START = "<!-- llmnas compare: start -->"
-README_END = "<!-- llmnas compare: end -->"
+README_START = "<!-- llmnas compare {out}: start -->"
+README_END = "<!-- llmnas compare {out}: end -->"
 
 
 def _update_readme(readme: str | None, out: str, results: Any) -> None:
-    """Replace the text between the markers of ``readme`` with the report ``results``, its
-    headings two levels down and its plot links made relative to the readme's folder."""
+    """Replace the text between the markers of ``readme`` named by ``out`` (its path relative
+    to the readme's folder) with the report ``results``, its headings two levels down and its
+    plot links made relative to the readme's folder."""
     if not readme:
         return
     path, out_dir = Path(readme), Path(out)
-    text = path.read_text(encoding="utf-8")
-    if text.count(README_START) != 1 or text.count(README_END) != 1 or text.index(README_START) > text.index(README_END):
-        raise SystemExit(f"llmnas compare: {readme} needs one line '{README_START}' followed by one '{README_END}'")
     prefix = os.path.relpath(out_dir, path.parent).replace(os.sep, "/")
+    start, end = README_START.format(out=prefix), README_END.format(out=prefix)
+    text = path.read_text(encoding="utf-8")
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise SystemExit(f"llmnas compare: {readme} needs one line '{start}' followed by one '{end}'")
     body = []
     for line in Path(results).read_text(encoding="utf-8").splitlines():
         if line.startswith("#"):
             line = "##" + line
         line = re.sub(r"!\[([^\]]*)\]\(([^):/]+\.png)\)", lambda m: f"![{m.group(1)}]({prefix}/{m.group(2)})", line)
         body.append(line)
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    path.write_text(head + README_START + "\n" + "\n".join(body).strip() + "\n" + README_END + tail, encoding="utf-8")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(head + start + "\n" + "\n".join(body).strip() + "\n" + end + tail, encoding="utf-8")
     print(f"updated {readme}")
 
 
@@ -381,11 +388,17 @@ def run_compare(args: argparse.Namespace) -> int:
         raise SystemExit("--budget and --seeds must be >= 1")
     contenders = {"default": list(DEFAULT_CONTENDERS), "all": known_contenders()}.get(
         args.contenders.strip().lower(), _csv(args.contenders))
+    if args.rerun:
+        args.check_against = args.check_against or args.rerun
     with _compare_logging(args.out, args.verbose):
         try:
-            comparison = Comparison(args.out, benchmarks=_csv(args.benchmarks), contenders=contenders,
-                                    seeds=args.seeds, budget=args.budget, llm=args.llm, replay=args.replay,
-                                    cache=args.cache, benchmarks_path=args.tables, nni_space=args.nni_space)
+            if args.rerun:
+                comparison = Comparison.rerun_of(args.rerun, args.out, benchmarks_path=args.tables,
+                                                 nni_space=args.nni_space, **({"llm": args.llm} if args.llm else {}))
+            else:
+                comparison = Comparison(args.out, benchmarks=_csv(args.benchmarks), contenders=contenders,
+                                        seeds=args.seeds, budget=args.budget, llm=args.llm, replay=args.replay,
+                                        cache=args.cache, benchmarks_path=args.tables, nni_space=args.nni_space)
         except (ValueError, FileNotFoundError) as exc:
             raise SystemExit(f"llmnas compare: {exc}") from None
         plan = comparison.plan()

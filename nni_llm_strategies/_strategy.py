@@ -175,6 +175,7 @@ class LLMStrategy(Strategy):
         self._last_reconcile = 0.0
         self._resubmit: list[Proposal] = []  # cancelled by NNI before they were evaluated
         self._checkpoint_lock = threading.Lock()
+        self._checkpoint_due = False
 
     def extra_repr(self) -> str:
         return f"method={self.method.name}, optimize_mode={self.optimize_mode!r}, budget={self.budget}"
@@ -208,6 +209,7 @@ class LLMStrategy(Strategy):
         try:
             while self._may_submit(wait=True):
                 self._reconcile()
+                self._save_checkpoint(only_if_due=True)
                 proposals = self._take_resubmissions(self._batch_size()) or self._propose(self._batch_size())
                 if not proposals:
                     break
@@ -318,6 +320,7 @@ class LLMStrategy(Strategy):
         last_check = 0.0
         while True:
             self._reconcile()
+            self._save_checkpoint(only_if_due=True)
             with self._lock:
                 running = len(self._running) + len(self._orphans)
             if not running:
@@ -379,7 +382,7 @@ class LLMStrategy(Strategy):
         except Exception:
             logger.exception("Error while recording the end of a model.")
             return
-        self._save_checkpoint()
+        self._checkpoint_due = True  # saved by the main loop (never on NNI's listener thread)
 
     # -- what the search found -------------------------------------------------------------------
     def _history(self) -> History:
@@ -559,11 +562,15 @@ class LLMStrategy(Strategy):
             return None
         return experiment
 
-    def _save_checkpoint(self) -> None:
+    def _save_checkpoint(self, *, only_if_due: bool = False) -> None:
         """Save the experiment's checkpoint now (NNI saves one only when an experiment starts
         and stops), so a killed experiment resumes with every finished model and all the
-        knowledge: after each batch of submissions and after each model's end. The file is
-        replaced atomically; a kill while saving leaves the previous one."""
+        knowledge: after each batch of submissions, and when the loop wakes after models
+        ended. The file is replaced atomically; a kill while saving leaves the previous one
+        (models that ended since are read back from NNI's database on resume)."""
+        if only_if_due and not self._checkpoint_due:
+            return
+        self._checkpoint_due = False
         experiment = self._experiment()
         if experiment is None:
             return

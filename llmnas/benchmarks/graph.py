@@ -45,7 +45,7 @@ import numpy as np
 
 from ..space import Categorical, Config, SearchSpace
 from ._lookup import AbsentArchitectureError, LookupBenchmark, check_config, choice_lookup, read_only
-from .tables import find_benchmark_file
+from .tables import find_benchmark_file, load_once
 
 logger = logging.getLogger(__name__)
 
@@ -148,16 +148,8 @@ class _GraphData:
         logger.info("Loaded %s: %d architectures in %.3f s", file, len(keys), self.load_seconds)
 
 
-_CACHE: dict[Path, _GraphData] = {}
-_CACHE_LOCK = threading.Lock()
-
-
 def _load(file: Path) -> _GraphData:
-    with _CACHE_LOCK:
-        data = _CACHE.get(file)
-        if data is None:
-            data = _CACHE[file] = _GraphData(file)
-        return data
+    return load_once(file, _GraphData)
 
 
 def key_to_config(key: int) -> Config:

@@ -35,7 +35,6 @@ import csv
 import gzip
 import logging
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -44,7 +43,7 @@ import numpy as np
 
 from ..space import Categorical, Config, SearchSpace
 from ._lookup import LookupBenchmark, check_config, choice_lookup, read_only
-from .tables import find_benchmark_file
+from .tables import find_benchmark_file, load_once
 
 logger = logging.getLogger(__name__)
 
@@ -113,16 +112,8 @@ class _MacroData:
         logger.info("Loaded %s: %d architectures in %.3f s", file, len(rows), self.load_seconds)
 
 
-_CACHE: dict[Path, _MacroData] = {}
-_CACHE_LOCK = threading.Lock()
-
-
 def _load(file: Path) -> _MacroData:
-    with _CACHE_LOCK:
-        data = _CACHE.get(file)
-        if data is None:
-            data = _CACHE[file] = _MacroData(file)
-        return data
+    return load_once(file, _MacroData)
 
 
 def arch_to_config(arch: str) -> Config:

@@ -165,11 +165,14 @@ def _section(benchmark: str, budget: int, groups: Sequence[Group]) -> list[str]:
     means = {p: [g.at(p)[0] for g in groups] for p in points}
     best = {p: (np.nanmax if maximize else np.nanmin)(means[p]) if np.isfinite(means[p]).any() else None
             for p in points}
+    # Metrics stored as fractions (NAS-Bench-Graph) need more decimals than percentages.
+    scale = max((abs(m) for m in means[points[-1]] if m is not None and math.isfinite(m)), default=100.0)
+    digits = 2 if scale >= 10 else 4
     for i, group in enumerate(groups):
         cells = [_label(group, several_llms), str(len(group.runs))]
         for p in points:
             mean, std = group.at(p)
-            text = f"{_fmt(mean)} ± {_fmt(std)}"
+            text = f"{_fmt(mean, digits)} ± {_fmt(std, digits)}"
             cells.append(f"**{text}**" if best[p] is not None and math.isclose(mean, best[p]) else text)
         for key in ("evals_to_optimum", "evals_to_top"):
             median, hits = group.reached(key)

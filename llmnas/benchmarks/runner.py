@@ -794,6 +794,26 @@ class Comparison:
         for name in self.benchmarks:
             self.benchmark(name)  # fail early on an unknown name or a missing table
 
+    @classmethod
+    def rerun_of(cls, reference: str | os.PathLike[str], out: str | os.PathLike[str], **kwargs: Any) -> Comparison:
+        """A comparison that repeats the runs of the folder ``reference`` (its benchmarks,
+        contenders, seeds and budget, read from its ``runs.jsonl``) from its recorded LLM
+        answers (``replay`` from ``reference/llm-cache``), into ``out``."""
+        reference = Path(reference)
+        runs = read_runs(reference / RUNS_FILE)
+        if not runs:
+            raise ValueError(f"{reference / RUNS_FILE} holds no runs to repeat")
+        budgets = sorted({int(r["budget"]) for r in runs})
+        if len(budgets) != 1:
+            raise ValueError(f"{reference / RUNS_FILE} mixes budgets {budgets}: repeat them one at a time")
+        llms = sorted({str(r["llm"]) for r in runs if r.get("llm") not in (None, NO_LLM)})
+        if len(llms) > 1:
+            raise ValueError(f"{reference / RUNS_FILE} mixes LLMs {llms}: repeat them one at a time")
+        kwargs.setdefault("llm", llms[0].split(" (")[0] if llms else None)  # "local:smollm2 (llama.cpp)"
+        return cls(out, benchmarks=[str(r["benchmark"]) for r in runs],
+                   contenders=[str(r["contender"]) for r in runs], seeds=sorted({int(r["seed"]) for r in runs}),
+                   budget=budgets[0], replay=True, cache=reference / CACHE_DIR, **kwargs)
+
     @property
     def runs_path(self) -> Path:
         return self.out / RUNS_FILE

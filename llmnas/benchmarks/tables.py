@@ -34,7 +34,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 import numpy as np
 
@@ -196,16 +196,23 @@ def _ops_code(ops: str) -> int:
     return int(ops, len(NB201_OPS))
 
 
-_CACHE: dict[Path, _Nb201Data] = {}
-_CACHE_LOCK = threading.Lock()
+_PARSED: dict[tuple[Callable[[Path], Any], Path], Any] = {}
+_PARSED_LOCK = threading.Lock()
+_T = TypeVar("_T")
+
+
+def load_once(file: Path, parse: Callable[[Path], _T]) -> _T:
+    """``parse(file)``, once per process, parser and file (thread-safe): every benchmark
+    instance over the same file shares the parsed table."""
+    with _PARSED_LOCK:
+        key = (parse, file)
+        if key not in _PARSED:
+            _PARSED[key] = parse(file)
+        return _PARSED[key]
 
 
 def _load_nb201(file: Path) -> _Nb201Data:
-    with _CACHE_LOCK:
-        data = _CACHE.get(file)
-        if data is None:
-            data = _CACHE[file] = _Nb201Data(file)
-        return data
+    return load_once(file, _Nb201Data)
 
 
 # --------------------------------------------------------------------------------------------

@@ -51,7 +51,6 @@ import csv
 import gzip
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +60,7 @@ import numpy as np
 
 from ..space import Categorical, Config, SearchSpace
 from ._lookup import AbsentArchitectureError, LookupBenchmark, check_config, choice_lookup, read_only
-from .tables import find_benchmark_file
+from .tables import find_benchmark_file, load_once
 
 logger = logging.getLogger(__name__)
 
@@ -227,16 +226,8 @@ def _parse(file: Path) -> dict[tuple[str, str], _TaskData]:
     return out
 
 
-_CACHE: dict[Path, dict[tuple[str, str], _TaskData]] = {}
-_CACHE_LOCK = threading.Lock()
-
-
 def _load(file: Path) -> dict[tuple[str, str], _TaskData]:
-    with _CACHE_LOCK:
-        data = _CACHE.get(file)
-        if data is None:
-            data = _CACHE[file] = _parse(file)
-        return data
+    return load_once(file, _parse)
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
-from optuna.distributions import BaseDistribution, FloatDistribution
+from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 from llmnas.space import Float, Integer
@@ -30,6 +30,7 @@ from nni_llm_strategies import CoLLMNASStrategy, GPTEAStrategy, LAPTStrategy, SE
 from optuna_llm_samplers import CoLLMNASSampler, GPTEASampler, LAPTSampler, SEKISampler
 from optuna_llm_samplers._sampler import CLAIM_KEY
 from tests.fake_openai import FakeOpenAIServer
+from tests.optuna.conftest import OddDistribution
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r".*is found to be not a nn\.Module", category=RuntimeWarning)
@@ -81,20 +82,6 @@ def _quiet_optuna():
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     yield
     optuna.logging.set_verbosity(verbosity)
-
-
-class _OddDistribution(BaseDistribution):
-    def to_external_repr(self, v: float) -> Any:
-        return v
-
-    def to_internal_repr(self, v: Any) -> float:
-        return float(v)
-
-    def single(self) -> bool:
-        return False
-
-    def _contains(self, v: float) -> bool:
-        return True
 
 
 # --------------------------------------------------------------------------- Optuna: spaces
@@ -152,8 +139,8 @@ def test_continuous_log_and_huge_ranges_are_searched_by_the_method(fake_openai, 
 def test_distributions_no_sampler_can_use_are_clear_errors(sampler_class):
     with pytest.raises(ValueError, match=r"'x'.*infinite bound.*finite low and high"):
         sampler_class(search_space={"x": FloatDistribution(0.0, math.inf)})
-    with pytest.raises(TypeError, match=r"'odd': _OddDistribution is not supported.*suggest_categorical"):
-        sampler_class(search_space={"odd": _OddDistribution()})
+    with pytest.raises(TypeError, match=r"'odd': OddDistribution is not supported.*suggest_categorical"):
+        sampler_class(search_space={"odd": OddDistribution()})
     # Define-by-run: the trial that suggests it fails with the same message (as Optuna's own
     # samplers fail on an infinite range), and the study stops there.
     study = optuna.create_study(sampler=sampler_class(seed=0, use_llm=False))

@@ -86,10 +86,11 @@ def test_compare_writes_runs_and_report_skips_done_and_replays_identically(fake_
     # --readme copies the report between the markers of a markdown file (README numbers are
     # never typed by hand), the rest of the file untouched.
     readme = tmp_path / "README.md"
-    readme.write_text("# Project\n\nintro\n<!-- llmnas compare: start -->\nstale\n<!-- llmnas compare: end -->\nafter\n")
+    end = f"<!-- llmnas compare {out.name}: end -->"
+    readme.write_text(f"# Project\n\nintro\n<!-- llmnas compare {out.name}: start -->\nstale\n{end}\nafter\n")
     assert main(["compare", "--report-only", "--out", str(out), "--readme", str(readme)]) == 0
     text = readme.read_text()
-    assert text.startswith("# Project\n\nintro\n") and text.endswith("<!-- llmnas compare: end -->\nafter\n")
+    assert text.startswith("# Project\n\nintro\n") and text.endswith(f"{end}\nafter\n")
     assert "stale" not in text and "### Comparison results" in text
     assert f"]({out.name}/{BENCHMARKS[0]}.png)" in text
     table_row = next(line for line in results.splitlines() if line.startswith("| seki@optuna"))

@@ -9,6 +9,7 @@ from typing import Any
 
 import optuna
 import pytest
+from optuna.distributions import BaseDistribution
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
@@ -29,6 +30,22 @@ def nas_objective(trial: optuna.Trial) -> float:
     """Six categorical parameters with NAS-Bench-201's operations."""
     params = {edge: trial.suggest_categorical(edge, list(OPS)) for edge in EDGES}
     return nas_score(params)
+
+
+class OddDistribution(BaseDistribution):
+    """A distribution no sampler knows (neither categorical, int nor float)."""
+
+    def to_external_repr(self, v: float) -> Any:
+        return v
+
+    def to_internal_repr(self, v: Any) -> float:
+        return float(v)
+
+    def single(self) -> bool:
+        return False
+
+    def _contains(self, v: float) -> bool:
+        return True
 
 
 def params_key(trial: optuna.trial.FrozenTrial) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import optuna
 import pytest
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
 from llmnas.space import Categorical, Float, Integer
@@ -24,21 +24,7 @@ from optuna_llm_samplers._space import (
     value_problems,
 )
 from tests.fake_openai import FakeOpenAIServer
-from tests.optuna.conftest import params_key
-
-
-class _OddDistribution(BaseDistribution):
-    def to_external_repr(self, v: float) -> Any:
-        return v
-
-    def to_internal_repr(self, v: Any) -> float:
-        return float(v)
-
-    def single(self) -> bool:
-        return False
-
-    def _contains(self, v: float) -> bool:
-        return True
+from tests.optuna.conftest import OddDistribution, params_key
 
 
 def test_distributions_become_core_dimensions() -> None:
@@ -49,8 +35,8 @@ def test_distributions_become_core_dimensions() -> None:
     assert to_dimension("c", IntDistribution(4, 256, log=True)) == Integer("c", 4, 256, 1, True)
     assert to_dimension("d", FloatDistribution(0.0, 0.5, step=0.1)) == Float("d", 0.0, 0.5, 0.1, False)
     assert to_dimension("lr", FloatDistribution(1e-5, 1e-1, log=True)) == Float("lr", 1e-5, 1e-1, None, True)
-    with pytest.raises(TypeError, match="'x': _OddDistribution is not supported.*suggest_categorical"):
-        to_dimension("x", _OddDistribution())
+    with pytest.raises(TypeError, match="'x': OddDistribution is not supported.*suggest_categorical"):
+        to_dimension("x", OddDistribution())
 
 
 def test_values_are_checked_with_optunas_own_rules() -> None:
@@ -95,7 +81,7 @@ def test_an_unsupported_distribution_is_a_clear_error() -> None:
     study = optuna.create_study(sampler=sampler)
     trial = study.ask()
     with pytest.raises(TypeError, match="not supported by the LLM samplers"):
-        sampler.sample_relative(study, study._storage.get_trial(trial._trial_id), {"x": _OddDistribution()})
+        sampler.sample_relative(study, study._storage.get_trial(trial._trial_id), {"x": OddDistribution()})
 
 
 def test_knowledge_store_rules() -> None:
