@@ -126,7 +126,8 @@ class LocalLLM(BaseLLM):
 
     Args:
         model: ``"smollm2"``, ``"gemma3-270m"`` or a path to a ``.gguf`` file.
-        n_ctx: context window in tokens.
+        n_ctx: context window in tokens (default 8192, the context SmolLM2 was trained for;
+            CoLLM-NAS's Navigator conversation needs more than 4096).
         n_threads: CPU threads (default: llama.cpp's choice).
         seed: seeds the model and the per-call seeds.
         chat_format: override llama.cpp's chat format (default: the model's template, or
@@ -148,7 +149,7 @@ class LocalLLM(BaseLLM):
         self,
         model: str = "smollm2",
         *,
-        n_ctx: int = 4096,
+        n_ctx: int = 8192,
         n_threads: int | None = None,
         seed: int = 0,
         chat_format: str | None = None,
