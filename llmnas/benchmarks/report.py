@@ -185,8 +185,60 @@ def _section(benchmark: str, budget: int, groups: Sequence[Group]) -> list[str]:
         cells.append(_fmt(group.wall(), 1))
         lines.append("| " + " | ".join(cells) + " |")
     lines += _ablation(groups, budget, report)
+    lines += _verdicts(groups, budget, report, maximize)
     lines += _notes(groups)
     return lines
+
+
+_RIVALS = ("re@nni", "tpe@optuna", "random@optuna")
+"""The built-ins every method is measured against in the verdict table (when present)."""
+
+
+def _per_seed(group: Group, evaluations: int) -> dict[int, float]:
+    column = group.matrix()[:, evaluations - 1]
+    seeds = sorted(int(r["seed"]) for r in group.runs)
+    return {s: float(v) for s, v in zip(seeds, column) if math.isfinite(v)}
+
+
+def _versus(mine: Group, other: Group, evaluations: int, maximize: bool) -> str:
+    """``Δ of the means (seeds won–lost)``, positive when ``mine`` is better."""
+    a, b = _per_seed(mine, evaluations), _per_seed(other, evaluations)
+    common = sorted(set(a) & set(b))
+    if not common:
+        return "–"
+    sign = 1.0 if maximize else -1.0
+    delta = sign * (float(np.mean([a[s] for s in common])) - float(np.mean([b[s] for s in common])))
+    won = sum(sign * (a[s] - b[s]) > 0 for s in common)
+    lost = sum(sign * (a[s] - b[s]) < 0 for s in common)
+    digits = 2 if max(abs(a[common[0]]), 1.0) >= 10 else 4
+    text = f"{delta:+.{digits}f}" if round(delta, digits) != 0 else f"±{0:.{digits}f}"
+    return f"{text} ({won}–{lost})"
+
+
+def _verdicts(groups: Sequence[Group], budget: int, report: str, maximize: bool) -> list[str]:
+    """Where each method wins and loses: at min(100, budget) evaluations, the difference of
+    its mean from its own LLM-off ablation and from each built-in, on the seeds both ran."""
+    point = min(100, budget)
+    by_name = {g.contender: g for g in groups}
+    rivals = [r for r in _RIVALS if r in by_name]
+    mine = [g for g in groups if g.kind in ("ours", "ablation")]
+    if not mine or not rivals:
+        return []
+    has_llm = any(g.kind == "ours" for g in groups)
+    header = ["method"] + (["vs its LLM-off ablation"] if has_llm else []) + [f"vs {r}" for r in rivals]
+    rows = []
+    for group in mine:
+        cells = [group.contender]
+        if has_llm:
+            host = group.contender.split("@")[1]
+            own = next((g for g in groups if g.kind == "ablation" and g.method == group.method
+                        and g.contender.endswith("@" + host)), None)
+            cells.append(_versus(group, own, point, maximize) if group.kind == "ours" and own is not None else "–")
+        cells += [_versus(group, by_name[r], point, maximize) for r in rivals]
+        rows.append("| " + " | ".join(cells) + " |")
+    return ["", f"Where each method wins and loses: `{report}` @{point}, the method's mean minus the other's on "
+            "the seeds both ran (positive: the method is better), and in brackets the seeds it won–lost.", "",
+            "| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows]
 
 
 def _ablation(groups: Sequence[Group], budget: int, report: str) -> list[str]:

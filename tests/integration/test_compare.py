@@ -7,6 +7,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,11 @@ def test_compare_writes_runs_and_report_skips_done_and_replays_identically(fake_
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| seki@optuna | 2 |" in results and "| re@nni | 2 |" in results
     assert "LLM ablation" in results and "| seki@optuna | " in results.split("LLM ablation")[1]
+    # The verdict table: each method against its ablation and the built-ins, seeds won–lost of 2.
+    verdicts = results.split("Where each method wins and loses")[1]
+    row = next(line for line in verdicts.splitlines() if line.startswith("| seki@optuna |"))
+    assert "vs re@nni" in verdicts and "vs random@optuna" in verdicts
+    assert len(re.findall(r"[-+±]\d+\.\d+ \(\d–\d\)", row)) == 3  # vs ablation, re@nni, random@optuna
 
     # A rerun skips every done run: no LLM request, runs.jsonl unchanged.
     requests, lines = _requests(fake_openai), (out / "runs.jsonl").read_text()
