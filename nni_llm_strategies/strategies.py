@@ -41,7 +41,8 @@ class SEKIStrategy(LLMStrategy):
         config.max_trial_number = 50
         experiment = NasExperiment(NasBench201(), FunctionalEvaluator(evaluate), strategy, config)
         experiment.run()
-        print(strategy.export_top_models(3, formatter="dict"), strategy.summary()["llm_usage"])
+        top = strategy.export_top_models(3, formatter="dict")   # the 3 best samples
+        usage = strategy.summary()["llm_usage"]                 # LLM calls and tokens
 
     Args:
         llm: an LLM object, a spec (``"openai:gpt-4o-mini"``, ``"local"``, an ``http://…/v1``
@@ -215,7 +216,7 @@ class CoLLMNASStrategy(LLMStrategy):
         strategy = CoLLMNASStrategy(seed=0, target=91.5, resource_limit=little_pooling)
         space = RawFormatModelSpace.from_model(nas_bench_201_space(), nas_bench_201_evaluator())
         strategy(space, SequentialExecutionEngine(max_model_count=100))
-        print(strategy.navigator_log()[-1]["strategy"])
+        last_strategy = strategy.navigator_log()[-1]["strategy"]   # the Navigator's last plan
 
     Args:
         navigator_llm, generator_llm: the two roles' LLMs (objects or specs); a role not

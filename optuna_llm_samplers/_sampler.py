@@ -214,7 +214,7 @@ class LLMSampler(BaseSampler):
             sampler = LLMSampler(SEKI(budget=20), seed=0, use_llm=False)
             study = optuna.create_study(direction="maximize", sampler=sampler)
             study.optimize(objective, n_trials=20)
-            print(study.best_params, sampler.summary()["fallback_rate"])
+            best, fallback_rate = study.best_params, sampler.summary()["fallback_rate"]
 
     Args:
         method: the search method (an :class:`llmnas.methods.base.Method`).

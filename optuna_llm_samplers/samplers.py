@@ -51,7 +51,7 @@ class SEKISampler(LLMSampler):
             sampler = SEKISampler(seed=0, budget=30)
             study = optuna.create_study(direction="maximize", sampler=sampler)
             study.optimize(objective, n_trials=30)
-            print(study.best_params, sampler.summary()["llm_usage"])
+            best, usage = study.best_params, sampler.summary()["llm_usage"]  # LLM calls, tokens
 
     Args:
         llm: the LLM: an object, a spec (``"openai:gpt-4o-mini"``, ``"local"``, an

@@ -98,6 +98,38 @@ CACHE_DIR = "llm-cache"
 """The LLM response cache in the output folder (unless another is given)."""
 RECORD_VERSION = 1
 
+CURVE_KEYS = ("best_search", "best_report")
+"""Per-evaluation curves of a record: stored on disk as their steps (see :func:`encode_curve`)."""
+
+
+def encode_curve(values: Sequence[Any]) -> dict[str, Any]:
+    """A best-so-far curve as ``{"n": length, "steps": [[index, value], ...]}``, one step
+    where the value changes: a curve of 200 evaluations usually has a dozen, so a
+    ``runs.jsonl`` is about ten times smaller.
+
+    >>> encode_curve([None, 1.0, 1.0, 2.0])
+    {'n': 4, 'steps': [[0, None], [1, 1.0], [3, 2.0]]}
+    >>> decode_curve(encode_curve([None, 1.0, 1.0, 2.0]))
+    [None, 1.0, 1.0, 2.0]
+    """
+    steps: list[list[Any]] = []
+    for i, value in enumerate(values):
+        if not steps or steps[-1][1] != value:
+            steps.append([i, value])
+    return {"n": len(values), "steps": steps}
+
+
+def decode_curve(stored: Any) -> list[Any]:
+    """The full curve of :func:`encode_curve` (a plain list is returned as it is)."""
+    if not isinstance(stored, Mapping):
+        return list(stored)
+    out: list[Any] = []
+    steps = stored["steps"]
+    for k, (start, value) in enumerate(steps):
+        end = steps[k + 1][0] if k + 1 < len(steps) else int(stored["n"])
+        out.extend([value] * (end - int(start)))
+    return out
+
 OUR_METHODS: dict[str, str] = {"seki": "SEKI", "lapt": "LAPT", "collm-nas": "CoLLMNAS", "gpt-ea": "GPTEA"}
 """Our methods → the class name prefix of their sampler / strategy."""
 ABLATION_SUFFIX = "-nollm"
@@ -636,6 +668,9 @@ def read_runs(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             try:
                 record = json.loads(line)
                 key = run_key(record)
+                for name in CURVE_KEYS:
+                    if name in record:
+                        record[name] = decode_curve(record[name])
             except (ValueError, KeyError, TypeError):
                 logger.warning("%s:%d: not a run record (an interrupted write?); ignored", path, number)
                 continue
@@ -648,7 +683,8 @@ def append_run(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
     progress). A previous line cut off mid-write is closed first, so it stays one bad line."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, sort_keys=False, default=str) + "\n"
+    stored = {k: encode_curve(v) if k in CURVE_KEYS and isinstance(v, list) else v for k, v in record.items()}
+    line = json.dumps(stored, sort_keys=False, default=str) + "\n"
     with path.open("a+b") as fh:
         if fh.tell() > 0:
             fh.seek(-1, os.SEEK_END)
