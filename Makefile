@@ -18,10 +18,13 @@ PYTEST_ARGS ?=
 RESULTS_LLM ?= results/nb201-cifar10
 RESULTS_BASELINES ?= results/baselines
 RESULTS_LLM_ARGS ?= --benchmarks nb201-cifar10 --budget 100 --seeds 2 \
-  --contenders seki@optuna,lapt@optuna,collm-nas@optuna,gpt-ea@optuna,seki-nollm@optuna,lapt-nollm@optuna,collm-nas-nollm@optuna,gpt-ea-nollm@optuna,random@optuna,tpe@optuna,nsga2@optuna,random@nni,re@nni
+  --contenders seki@optuna,lapt@optuna,collm-nas@optuna,gpt-ea@optuna,seki-nollm@optuna,lapt-nollm@optuna,collm-nas-nollm@optuna,gpt-ea-nollm@optuna,random@optuna,tpe@optuna,nsga2@optuna,random@nni,re@nni,$(SCREENED)
+# Our methods with the surrogate screen (screen=True, an addition of ours) and their ablations.
+SCREENED_NOLLM := seki-nollm+screen@optuna,lapt-nollm+screen@optuna,collm-nas-nollm+screen@optuna,gpt-ea-nollm+screen@optuna
+SCREENED := $(SCREENED_NOLLM),lapt+screen@optuna,gpt-ea+screen@optuna,seki+screen@optuna,collm-nas+screen@optuna
 RESULTS_BASELINES_ARGS ?= --budget 200 --seeds 10 \
   --benchmarks nb201-cifar10,nb201-cifar100,nb201-imagenet16,macro-cifar10,transnas-micro-class_scene,graph-cora \
-  --contenders seki-nollm@optuna,lapt-nollm@optuna,collm-nas-nollm@optuna,gpt-ea-nollm@optuna,random@optuna,tpe@optuna,nsga2@optuna,random@nni,re@nni
+  --contenders seki-nollm@optuna,lapt-nollm@optuna,collm-nas-nollm@optuna,gpt-ea-nollm@optuna,random@optuna,tpe@optuna,nsga2@optuna,random@nni,re@nni,$(SCREENED_NOLLM)
 
 .PHONY: setup demo test test-fast results results-from-scratch clean
 

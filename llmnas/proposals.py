@@ -70,7 +70,7 @@ class PipelineStats:
     FIELDS = (
         "llm_calls", "llm_errors", "unparsable_answers", "truncated_answers", "reasks",
         "llm_items", "invalid", "duplicates", "accepted_llm", "accepted_reask",
-        "fallback_proposals", "call_budget_skips", "batches",
+        "fallback_proposals", "call_budget_skips", "batches", "screened_candidates", "screened_out_llm",
     )
 
     def __init__(self) -> None:
@@ -83,11 +83,17 @@ class PipelineStats:
             self._counts[name] += amount
 
     def add_fallback(self, reason: str, amount: int) -> None:
-        if amount <= 0:
+        """Count ``amount`` fallback proposals for ``reason`` (negative: un-count proposals
+        that were dropped before being served, e.g. by the surrogate screen)."""
+        if amount == 0:
             return
         with self._lock:
             self._counts["fallback_proposals"] += amount
-            self.fallback_reasons[reason] = self.fallback_reasons.get(reason, 0) + amount
+            count = self.fallback_reasons.get(reason, 0) + amount
+            if count > 0:
+                self.fallback_reasons[reason] = count
+            else:
+                self.fallback_reasons.pop(reason, None)
 
     def __getitem__(self, name: str) -> int:
         with self._lock:

@@ -30,7 +30,9 @@ from .history import History
 from .knowledge import KnowledgeStore
 from .llm.protocol import LLM
 from .methods.base import Method
+from .methods.operators import unique_random
 from .proposals import Context, HostValidator, PipelineStats, Proposal, SpaceExhausted, TargetReached
+from .screening import SurrogateScreen
 from .space import Config, SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,10 @@ class Searcher:
             trials finished meanwhile are not in its prompt; duplicates are still dropped when
             served). Off by default: the paper's loop, each batch seeing every result so far.
         prefetch_below: the buffer size under which the next batch is started (2).
+        screen: ``True`` or a :class:`~llmnas.screening.SurrogateScreen`: each batch the
+            method proposes competes with many more candidates of its own operator, and a
+            surrogate fitted on the history picks which of them are evaluated (our addition,
+            not the papers'; see :mod:`llmnas.screening`). Off by default: the paper's method.
     """
 
     def __init__(
@@ -73,6 +79,7 @@ class Searcher:
         role_llms: Mapping[str, LLM | str | None] | None = None,
         prefetch: bool = False,
         prefetch_below: int = 2,
+        screen: bool | SurrogateScreen = False,
     ) -> None:
         if not isinstance(method, Method):
             raise TypeError(f"method must be an llmnas Method, got {type(method).__name__}.")
@@ -92,6 +99,8 @@ class Searcher:
         for name, flag in (("use_llm", use_llm), ("prefetch", prefetch)):
             if not isinstance(flag, (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {flag!r}.")
+        if not isinstance(screen, (bool, np.bool_, SurrogateScreen)):
+            raise ValueError(f"screen must be True, False or a SurrogateScreen, got {screen!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}.")
         if temperature is not None and (
@@ -120,6 +129,9 @@ class Searcher:
         self.prefetch_below = max(1, int(prefetch_below))
         self.prefetched_batches = 0
         self._prefetch_thread: threading.Thread | None = None
+        self.screen: SurrogateScreen | None = (
+            screen if isinstance(screen, SurrogateScreen) else SurrogateScreen() if screen else None
+        )
 
     # -- the LLM -----------------------------------------------------------------------------
     @property
@@ -263,6 +275,8 @@ class Searcher:
             new = self._fallback(ctx, want, "the method raised an error")
         if not new and not ctx.exhausted():
             new = self._fallback(ctx, want, "host rejected the operator's configurations", tries=20)
+        if self.screen is not None and new and self.screen.ready(history):
+            new = self._screened(ctx, new)
         self.proposals_made = ctx.proposals_so_far
         with self._buffer_lock:
             self._buffer.extend(new)
@@ -327,6 +341,45 @@ class Searcher:
         ctx.stats.add_fallback(reason, len(out))
         ctx.proposals_so_far += len(out)
         return out
+
+    def _screened(self, ctx: Context, proposals: list[Proposal]) -> list[Proposal]:
+        """``proposals`` and many more candidates of the method's operator, ranked by the
+        surrogate screen: the best ``len(proposals)`` of them, counted in the pipeline's
+        statistics as what they are (LLM answers or operator proposals)."""
+        assert self.screen is not None
+        n = len(proposals)
+        extra: list[Config] = []
+        seen = {ctx.space.key(p.config) for p in proposals}
+        try:
+            made = self.method.fallback(ctx, self.screen.candidates_per_proposal * n, ctx.taken)
+            if self.screen.random_per_proposal:
+                made += unique_random(ctx.space, ctx.rng, self.screen.random_per_proposal * n, ctx.taken)
+            for config in made:
+                key = ctx.space.key(config)
+                if key not in seen and ctx.is_new(config) and not ctx.problems(config):
+                    seen.add(key)
+                    extra.append(config)
+            pool = [p.config for p in proposals] + extra
+            picked = {ctx.space.key(c) for c in self.screen.rank(ctx.space, ctx.history, pool, n)}
+        except Exception:  # a screen that fails must not cost the batch
+            logger.exception("%s: the surrogate screen failed; the batch is evaluated unscreened", self.method.name)
+            return proposals
+        ctx.stats.add("screened_candidates", len(pool))
+        kept = [p for p in proposals if ctx.space.key(p.config) in picked]
+        for p in proposals:
+            if ctx.space.key(p.config) in picked:
+                continue
+            if p.source == "fallback":
+                ctx.stats.add_fallback(p.reason, -1)
+            elif p.source in ("llm", "llm-reask"):  # counted as accepted LLM answers when made
+                ctx.stats.add("accepted_llm" if p.source == "llm" else "accepted_reask", -1)
+                ctx.stats.add("screened_out_llm")
+        reason = "the surrogate screen preferred the operator's candidate"
+        chosen = [Proposal(c, "fallback", reason) for c in extra if ctx.space.key(c) in picked]
+        for p in chosen:
+            ctx.take(p.config)
+        ctx.stats.add_fallback(reason, len(chosen))
+        return kept + chosen
 
     def forget_buffer(self) -> None:
         """Drop buffered proposals (e.g. when the host's space changed)."""

@@ -41,6 +41,7 @@ from llmnas.knowledge import InMemoryKnowledge
 from llmnas.llm.protocol import LLM
 from llmnas.methods.base import Method
 from llmnas.proposals import Proposal, SearchStopped, SpaceExhausted
+from llmnas.screening import SurrogateScreen
 from llmnas.searcher import Searcher
 from llmnas.space import Config
 
@@ -124,6 +125,9 @@ class LLMStrategy(Strategy):
         prefetch: ask the method for its next batch in a background thread while models
             train, so idle workers get a model without waiting for the LLM (the batch sees the
             results of when it started). Off by default.
+        screen: ``True`` or a :class:`llmnas.SurrogateScreen`: each batch competes with many
+            more candidates of the method's own operator and a surrogate fitted on the results
+            picks which are evaluated (our addition, not the paper's). Off by default.
     """
 
     def __init__(
@@ -140,6 +144,7 @@ class LLMStrategy(Strategy):
         max_calls_per_proposal: float = 0.5,
         role_llms: Mapping[str, LLM | str | None] | None = None,
         prefetch: bool = False,
+        screen: bool | SurrogateScreen = False,
     ) -> None:
         super().__init__()
         if optimize_mode not in ("maximize", "minimize"):
@@ -152,6 +157,7 @@ class LLMStrategy(Strategy):
         self.searcher = Searcher(
             method, llm=llm, seed=seed, task=task, use_llm=use_llm, temperature=temperature,
             max_calls_per_proposal=max_calls_per_proposal, role_llms=role_llms, prefetch=prefetch,
+            screen=screen,
         )
         self.knowledge = InMemoryKnowledge()
         self._lock = threading.RLock()

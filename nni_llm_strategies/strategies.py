@@ -10,6 +10,7 @@ from llmnas.methods.collm_nas import CoLLMNAS, ResourceLimit
 from llmnas.methods.gpt_ea import GPTEA, Prior, make_prior
 from llmnas.methods.lapt import LAPT
 from llmnas.methods.seki import SEKI
+from llmnas.screening import SurrogateScreen
 
 from ._strategy import LLMStrategy
 
@@ -67,6 +68,9 @@ class SEKIStrategy(LLMStrategy):
         max_calls_per_proposal: the LLM call budget, calls per proposed architecture (0.5).
         prefetch: ask for the next batch in the background while models train (several
             trials in flight), so idle workers get a model at once; see :class:`LLMStrategy`.
+        screen: ``True`` or a :class:`llmnas.SurrogateScreen`: a surrogate fitted on the results
+            picks each batch from it and many more operator candidates (our addition, off by
+            default); see :class:`LLMStrategy`.
     """
 
     def __init__(
@@ -86,6 +90,7 @@ class SEKIStrategy(LLMStrategy):
         temperature: float | None = None,
         max_calls_per_proposal: float = 0.5,
         prefetch: bool = False,
+        screen: bool | SurrogateScreen = False,
     ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive integer or None, got {budget!r}.")
@@ -96,7 +101,7 @@ class SEKIStrategy(LLMStrategy):
         )
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
-            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch,
+            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch, screen=screen,
         )
 
 
@@ -143,7 +148,7 @@ class LAPTStrategy(LLMStrategy):
         warmup, max_options, population, tournament_size, adapt_every, top_n, n_source_shown,
             check_top_k, batch_size: see :class:`llmnas.methods.LAPT` (paper defaults for
             NAS-Bench-201: 2 options, population 5, tournament 2, K = 5, top 5, 50 shown).
-        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch:
+        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch, screen:
             as :class:`SEKIStrategy`. The paper ran at temperature 0 on NAS-Bench-201.
     """
 
@@ -170,6 +175,7 @@ class LAPTStrategy(LLMStrategy):
         temperature: float | None = None,
         max_calls_per_proposal: float = 0.5,
         prefetch: bool = False,
+        screen: bool | SurrogateScreen = False,
     ) -> None:
         method = LAPT(
             source=_source(source), source_description=source_description, warmup=warmup,
@@ -179,7 +185,7 @@ class LAPTStrategy(LLMStrategy):
         )
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
-            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch,
+            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch, screen=screen,
         )
 
     def principles(self) -> dict[str, Any] | None:
@@ -224,7 +230,7 @@ class CoLLMNASStrategy(LLMStrategy):
         target, resource_limit, resource_description, round_size, batch_size,
             navigator_memory: see :class:`llmnas.methods.CoLLMNAS` (the resource limit gets
             the architecture's NNI sample dict).
-        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch:
+        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch, screen:
             as :class:`SEKIStrategy`. The paper ran both roles at temperature 0.6.
     """
 
@@ -248,6 +254,7 @@ class CoLLMNASStrategy(LLMStrategy):
         temperature: float | None = None,
         max_calls_per_proposal: float = 0.5,
         prefetch: bool = False,
+        screen: bool | SurrogateScreen = False,
     ) -> None:
         method = CoLLMNAS(
             target=target, resource_limit=resource_limit, resource_description=resource_description,
@@ -256,7 +263,7 @@ class CoLLMNASStrategy(LLMStrategy):
         )
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
-            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch,
+            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch, screen=screen,
             role_llms={"navigator": navigator_llm, "generator": generator_llm},
         )
 
@@ -293,7 +300,7 @@ class GPTEAStrategy(LLMStrategy):
             ``(dict, score)`` pairs or a benchmark table (its top 200).
         population, generations, crossover_rate, mutation_rate, rate0, tournament_size,
             batch_size: see :class:`llmnas.methods.GPTEA` (paper: 30, 20, 0.9, 0.3, 0.4).
-        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch:
+        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch, screen:
             as :class:`SEKIStrategy`.
     """
 
@@ -318,6 +325,7 @@ class GPTEAStrategy(LLMStrategy):
         temperature: float | None = None,
         max_calls_per_proposal: float = 0.5,
         prefetch: bool = False,
+        screen: bool | SurrogateScreen = False,
     ) -> None:
         method = GPTEA(
             population=population, generations=generations, crossover_rate=crossover_rate,
@@ -326,5 +334,5 @@ class GPTEAStrategy(LLMStrategy):
         )
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
-            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch,
+            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch, screen=screen,
         )

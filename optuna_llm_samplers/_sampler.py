@@ -49,6 +49,7 @@ from llmnas.history import History, Observation, TrialState
 from llmnas.llm.protocol import LLMError
 from llmnas.methods.base import Method
 from llmnas.proposals import SpaceExhausted, TargetReached
+from llmnas.screening import SurrogateScreen
 from llmnas.searcher import Searcher
 from llmnas.space import Config, SearchSpace
 
@@ -245,6 +246,9 @@ class LLMSampler(BaseSampler):
             two proposals are buffered, so workers (``n_jobs > 1``, several processes) take
             proposals without waiting for the LLM. A prefetched batch was asked with the
             history of when it started. Off by default (each batch sees every result so far).
+        screen: ``True`` or a :class:`llmnas.SurrogateScreen`: each batch competes with many
+            more candidates of the method's own operator and a surrogate fitted on the trials
+            picks which are evaluated (our addition, not the paper's). Off by default.
     """
 
     def __init__(
@@ -263,6 +267,7 @@ class LLMSampler(BaseSampler):
         role_llms: Mapping[str, LLM | str | None] | None = None,
         search_space: Mapping[str, BaseDistribution] | None = None,
         prefetch: bool = False,
+        screen: bool | SurrogateScreen = False,
     ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive number of trials or None, got {budget!r}.")
@@ -273,6 +278,7 @@ class LLMSampler(BaseSampler):
         self._searcher = Searcher(
             method, llm=llm, seed=seed, task=task, max_calls_per_proposal=max_calls_per_proposal,
             temperature=temperature, use_llm=use_llm, role_llms=role_llms, prefetch=prefetch,
+            screen=screen,
         )
         if search_space is not None and (not isinstance(search_space, Mapping) or not all(
                 isinstance(d, BaseDistribution) for d in search_space.values())):

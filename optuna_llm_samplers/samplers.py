@@ -11,6 +11,7 @@ from llmnas.methods.collm_nas import CoLLMNAS, ResourceLimit
 from llmnas.methods.gpt_ea import GPTEA, Prior, make_prior
 from llmnas.methods.lapt import LAPT
 from llmnas.methods.seki import SEKI
+from llmnas.screening import SurrogateScreen
 
 from ._knowledge import StudyKnowledge
 from ._sampler import LLMSampler, study_history
@@ -79,6 +80,9 @@ class SEKISampler(LLMSampler):
             the method too (and checked by its rules); else learned from finished trials.
         prefetch: ask for the next batch in the background while trials run, so parallel
             workers (``n_jobs``, processes) do not wait for the LLM; see :class:`LLMSampler`.
+        screen: ``True`` or a :class:`llmnas.SurrogateScreen`: a surrogate fitted on the trials
+            picks each batch from it and many more operator candidates (our addition, off by
+            default); see :class:`LLMSampler`.
     """
 
     def __init__(
@@ -100,6 +104,7 @@ class SEKISampler(LLMSampler):
         stop_when_exhausted: bool = True,
         search_space: Mapping[str, BaseDistribution] | None = None,
         prefetch: bool = False,
+        screen: bool | SurrogateScreen = False,
     ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive number of trials or None, got {budget!r}.")
@@ -114,7 +119,7 @@ class SEKISampler(LLMSampler):
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
             max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
-            stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch,
+            stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch, screen=screen,
         )
 
 
@@ -160,7 +165,7 @@ class LAPTSampler(LLMSampler):
             check_top_k, batch_size: see :class:`llmnas.methods.LAPT` (paper defaults for
             NAS-Bench-201: 2 options, population 5, tournament 2, K = 5, top 5, 50 shown).
         llm, seed, budget, task, use_llm, max_calls_per_proposal, temperature, log_every,
-            stop_when_exhausted, search_space, prefetch: as :class:`SEKISampler`. The paper ran at temperature 0 on
+            stop_when_exhausted, search_space, prefetch, screen: as :class:`SEKISampler`. The paper ran at temperature 0 on
             NAS-Bench-201 with a budget of 20.
     """
 
@@ -189,6 +194,7 @@ class LAPTSampler(LLMSampler):
         stop_when_exhausted: bool = True,
         search_space: Mapping[str, BaseDistribution] | None = None,
         prefetch: bool = False,
+        screen: bool | SurrogateScreen = False,
     ) -> None:
         method = LAPT(
             source=_source(source), source_description=source_description, warmup=warmup,
@@ -199,7 +205,7 @@ class LAPTSampler(LLMSampler):
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
             max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
-            stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch,
+            stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch, screen=screen,
         )
 
     def principles(self, study: optuna.Study) -> dict[str, Any] | None:
@@ -247,7 +253,7 @@ class CoLLMNASSampler(LLMSampler):
             navigator_memory: see :class:`llmnas.methods.CoLLMNAS` (the resource limit gets
             the trial's parameters as a dict).
         llm, seed, budget, task, use_llm, max_calls_per_proposal, temperature, log_every,
-            stop_when_exhausted, search_space, prefetch: as :class:`SEKISampler`. The paper ran both roles at
+            stop_when_exhausted, search_space, prefetch, screen: as :class:`SEKISampler`. The paper ran both roles at
             temperature 0.6 with at most 100 architectures on NAS-Bench-201.
     """
 
@@ -273,6 +279,7 @@ class CoLLMNASSampler(LLMSampler):
         stop_when_exhausted: bool = True,
         search_space: Mapping[str, BaseDistribution] | None = None,
         prefetch: bool = False,
+        screen: bool | SurrogateScreen = False,
     ) -> None:
         method = CoLLMNAS(
             target=target, resource_limit=resource_limit, resource_description=resource_description,
@@ -282,7 +289,7 @@ class CoLLMNASSampler(LLMSampler):
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
             max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
-            stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch, role_llms={"navigator": navigator_llm, "generator": generator_llm},
+            stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch, screen=screen, role_llms={"navigator": navigator_llm, "generator": generator_llm},
         )
 
     def navigator_log(self, study: optuna.Study) -> list[dict[str, Any]]:
@@ -322,7 +329,7 @@ class GPTEASampler(LLMSampler):
             batch_size: see :class:`llmnas.methods.GPTEA` (paper: 30, 20, 0.9, 0.3, 0.4).
             With ``budget`` given, ``T = ceil(budget / population)``.
         llm, seed, budget, task, use_llm, max_calls_per_proposal, temperature, log_every,
-            stop_when_exhausted, search_space, prefetch: as :class:`SEKISampler`.
+            stop_when_exhausted, search_space, prefetch, screen: as :class:`SEKISampler`.
     """
 
     def __init__(
@@ -348,6 +355,7 @@ class GPTEASampler(LLMSampler):
         stop_when_exhausted: bool = True,
         search_space: Mapping[str, BaseDistribution] | None = None,
         prefetch: bool = False,
+        screen: bool | SurrogateScreen = False,
     ) -> None:
         method = GPTEA(
             population=population, generations=generations, crossover_rate=crossover_rate,
@@ -357,5 +365,5 @@ class GPTEASampler(LLMSampler):
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
             max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
-            stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch,
+            stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch, screen=screen,
         )

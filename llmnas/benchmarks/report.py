@@ -289,7 +289,9 @@ def markdown(runs: Sequence[Mapping[str, Any]], *, plots: Mapping[str, str] | No
     lines.append(
         f"{len(runs)} runs on {len({b for b, _ in sections})} benchmarks; LLM: {', '.join(llms) or 'none'}. "
         "Contenders are `<algo>@<host>`; `-nollm` is the same method with `use_llm=False` (its own operator "
-        "instead of the LLM). Generated from `runs.jsonl` by `llmnas compare --report-only`."
+        "instead of the LLM)" + ("; `+screen` adds the surrogate screen (`screen=True`, our addition; its ablation is "
+                                  "`-nollm+screen`)" if any("+screen" in str(r.get("contender")) for r in runs) else "")
+        + ". Generated from `runs.jsonl` by `llmnas compare --report-only`."
     )
     for (benchmark, budget), groups in sections.items():
         lines += ["", *_section(benchmark, budget, groups)]

@@ -8,6 +8,8 @@ A *contender* is named ``"<algo>@<host>"``:
 * their ablations ``seki-nollm`` … : the same class with ``use_llm=False``, so every proposal
   comes from the method's own non-LLM operator (the ablation "LLM replaced by its own
   operator");
+* with the surrogate screen (our addition, :mod:`llmnas.screening`): ``seki+screen`` … and its
+  ablation ``seki-nollm+screen`` … (``screen=True``);
 * the hosts' built-ins: ``random``, ``tpe``, ``nsga2``, ``gp`` at ``@optuna``; ``random``,
   ``re`` (``RegularizedEvolution``) at ``@nni``.
 
@@ -133,6 +135,8 @@ def decode_curve(stored: Any) -> list[Any]:
 OUR_METHODS: dict[str, str] = {"seki": "SEKI", "lapt": "LAPT", "collm-nas": "CoLLMNAS", "gpt-ea": "GPTEA"}
 """Our methods → the class name prefix of their sampler / strategy."""
 ABLATION_SUFFIX = "-nollm"
+SCREEN_SUFFIX = "+screen"
+"""Our method with ``screen=True`` (the surrogate screen, :mod:`llmnas.screening`)."""
 BUILTINS: dict[str, tuple[str, ...]] = {"optuna": ("random", "tpe", "nsga2", "gp"), "nni": ("random", "re")}
 """The hosts' own search algorithms the runner knows."""
 HOSTS = ("optuna", "nni")
@@ -154,6 +158,7 @@ TOP_FRACTION = 0.001
 _LLM_CALLS_PER_EVAL = {"seki": 0.35, "collm-nas": 0.45, "lapt": 0.2, "gpt-ea": 0.15}
 _HOST_S_PER_EVAL = {"optuna": 0.006, "nni": 0.003, "nni-hub": 0.09}
 _GP_S_PER_EVAL_PER_EVAL = 0.004  # Optuna's GPSampler refits on every trial: 30-110 s per run at budget 100
+_SCREEN_S_PER_EVAL_PER_EVAL = 0.00008  # the surrogate screen refits per batch: about 1.5 s per run at budget 200
 _NNI_IMPORT_S = 6.0
 _S_PER_CALL = {"local": 15.0, "remote": 3.0}
 
@@ -171,6 +176,9 @@ class Contender:
         ('seki', False, 'ablation')
         >>> Contender.parse("re@nni").kind
         'builtin'
+        >>> c = Contender.parse("gpt-ea-nollm+screen@nni")
+        >>> c.method, c.family, c.kind, c.screened
+        ('gpt-ea', 'gpt-ea+screen', 'ablation', True)
     """
 
     algo: str
@@ -183,15 +191,26 @@ class Contender:
     @property
     def method(self) -> str | None:
         """Our method's name (``"seki"`` …) for ours and their ablations, else ``None``."""
-        base = self.algo.removesuffix(ABLATION_SUFFIX)
+        base = self.algo.removesuffix(SCREEN_SUFFIX).removesuffix(ABLATION_SUFFIX)
         return base if base in OUR_METHODS else None
+
+    @property
+    def screened(self) -> bool:
+        """Whether ours runs with the surrogate screen (``+screen``)."""
+        return self.method is not None and self.algo.endswith(SCREEN_SUFFIX)
+
+    @property
+    def family(self) -> str | None:
+        """What pairs a method with its ablation in the reports: the method's name, with
+        ``+screen`` when screened (``None`` for the built-ins)."""
+        return None if self.method is None else self.method + (SCREEN_SUFFIX if self.screened else "")
 
     @property
     def kind(self) -> str:
         """``"ours"``, ``"ablation"`` (ours with ``use_llm=False``) or ``"builtin"``."""
         if self.method is None:
             return "builtin"
-        return "ablation" if self.algo.endswith(ABLATION_SUFFIX) else "ours"
+        return "ablation" if self.algo.removesuffix(SCREEN_SUFFIX).endswith(ABLATION_SUFFIX) else "ours"
 
     @property
     def uses_llm(self) -> bool:
@@ -214,7 +233,9 @@ def known_contenders() -> list[str]:
     """Every contender name the runner accepts."""
     names = []
     for host in HOSTS:
-        names += [f"{m}@{host}" for m in OUR_METHODS] + [f"{m}{ABLATION_SUFFIX}@{host}" for m in OUR_METHODS]
+        for suffix in ("", SCREEN_SUFFIX):
+            names += [f"{m}{suffix}@{host}" for m in OUR_METHODS]
+            names += [f"{m}{ABLATION_SUFFIX}{suffix}@{host}" for m in OUR_METHODS]
         names += [f"{b}@{host}" for b in BUILTINS[host]]
     return names
 
@@ -392,7 +413,8 @@ def _optuna_sampler(contender: Contender, seed: int, budget: int, llm: Any, benc
 
         cls = getattr(optuna_llm_samplers, OUR_METHODS[contender.method] + "Sampler")
         return cls(llm=llm if contender.uses_llm else None, seed=seed, budget=budget, use_llm=contender.uses_llm,
-                   task=_task(bench), search_space=to_distributions(bench.space()), log_every=0)
+                   task=_task(bench), search_space=to_distributions(bench.space()), log_every=0,
+                   screen=contender.screened)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if contender.algo == "random":
@@ -520,7 +542,8 @@ def _run_nni(bench: TabularBenchmark, contender: Contender, seed: int, budget: i
 
         cls = getattr(nni_llm_strategies, OUR_METHODS[contender.method] + "Strategy")
         strategy = cls(llm=llm if contender.uses_llm else None, seed=seed, budget=budget,
-                       use_llm=contender.uses_llm, optimize_mode=direction, task=_task(bench))
+                       use_llm=contender.uses_llm, optimize_mode=direction, task=_task(bench),
+                       screen=contender.screened)
         summary_of = strategy.summary
     elif contender.algo == "random":
         strategy = Random(seed=seed)
@@ -602,7 +625,7 @@ def run_one(
     record: dict[str, Any] = {
         "benchmark": bench.name, "contender": contender.name, "seed": seed, "budget": budget,
         "llm": llm_key(used_llm), "version": RECORD_VERSION, "kind": contender.kind,
-        "method": contender.method, "host": contender.host,
+        "method": contender.family, "host": contender.host,
         "search_metric": facts.search_metric, "report_metric": facts.report_metric,
         "direction": facts.direction, "report_direction": facts.report_direction,
         "optimum_search": facts.optimum_search, "optimum_report": facts.optimum_report,
@@ -641,6 +664,8 @@ def _llm_record(summary: Mapping[str, Any] | None, delta: Mapping[str, float], r
         "llm_proposals": int(pipeline.get("accepted_llm", 0)) + int(pipeline.get("accepted_reask", 0)),
         "fallback_proposals": fallbacks,
         "fallback_reasons": dict(pipeline.get("fallback_reasons", {}) or {}),
+        **({"screened_out_llm": int(pipeline.get("screened_out_llm", 0)),
+            "screened_candidates": int(pipeline.get("screened_candidates", 0))} if contender.screened else {}),
     }
 
 
@@ -784,6 +809,8 @@ class Comparison:
         cache: the response cache folder; default ``<out>/llm-cache``.
         benchmarks_path: where the benchmark tables are (default: the usual search).
         nni_space: ``"table"`` (default) or ``"hub"`` (NAS-Bench-201's hub space, slower).
+        only: if given, only these ``(benchmark, contender, seed)`` of the product above are run
+            (a rerun of a folder whose contenders did not all run every seed).
     """
 
     def __init__(
@@ -799,6 +826,7 @@ class Comparison:
         cache: str | os.PathLike[str] | None = None,
         benchmarks_path: str | os.PathLike[str] | None = None,
         nni_space: str = "table",
+        only: Iterable[tuple[str, str, int]] | None = None,
     ) -> None:
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
             raise ValueError(f"budget must be an int >= 1, got {budget!r}")
@@ -824,6 +852,7 @@ class Comparison:
         self.cache = Path(cache) if cache is not None else self.out / CACHE_DIR
         self.benchmarks_path = benchmarks_path
         self.nni_space = nni_space
+        self.only = None if only is None else {(str(b), str(c), int(s)) for b, c, s in only}
         self._llm_spec = llm
         self._llm: Any = None
         self._benches: dict[str, TabularBenchmark] = {}
@@ -848,7 +877,8 @@ class Comparison:
         kwargs.setdefault("llm", llms[0].split(" (")[0] if llms else None)  # "local:smollm2 (llama.cpp)"
         return cls(out, benchmarks=[str(r["benchmark"]) for r in runs],
                    contenders=[str(r["contender"]) for r in runs], seeds=sorted({int(r["seed"]) for r in runs}),
-                   budget=budgets[0], replay=True, cache=reference / CACHE_DIR, **kwargs)
+                   budget=budgets[0], replay=True, cache=reference / CACHE_DIR,
+                   only=[(str(r["benchmark"]), str(r["contender"]), int(r["seed"])) for r in runs], **kwargs)
 
     @property
     def runs_path(self) -> Path:
@@ -882,7 +912,8 @@ class Comparison:
         comparison already compares everything)."""
         key = llm_key(self.llm) if self.needs_llm else NO_LLM
         return [RunSpec(b, c.name, s, self.budget, key if c.uses_llm else NO_LLM)
-                for s in self.seeds for b in self.benchmarks for c in self.contenders]
+                for s in self.seeds for b in self.benchmarks for c in self.contenders
+                if self.only is None or (b, c.name, s) in self.only]
 
     def done(self) -> set[tuple[str, str, int, int, str]]:
         return {run_key(r) for r in read_runs(self.runs_path)}
@@ -904,6 +935,8 @@ class Comparison:
             contender = Contender.parse(spec.contender)
             host = "nni-hub" if contender.host == "nni" and self.nni_space == "hub" else contender.host
             per_eval = _HOST_S_PER_EVAL[host] if contender.name != "gp@optuna" else _GP_S_PER_EVAL_PER_EVAL * spec.budget
+            if contender.screened:
+                per_eval += _SCREEN_S_PER_EVAL_PER_EVAL * spec.budget
             seconds += spec.budget * per_eval
             if contender.uses_llm:
                 calls += spec.budget * _LLM_CALLS_PER_EVAL[contender.method or ""]

@@ -156,3 +156,44 @@ def test_docstring_examples_run(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_screened_contenders_pair_with_their_own_screened_ablation(fake_openai, tmp_path):
+    """``seki+screen`` is compared with ``seki-nollm+screen`` (not the unscreened ablation), and
+    its runs record what the screen did."""
+    from llmnas.benchmarks.runner import Contender, known_contenders
+
+    assert {"seki+screen@optuna", "gpt-ea-nollm+screen@nni"} <= set(known_contenders())
+    for bad in ("random+screen@optuna", "seki+screen+screen@optuna", "seki+nollm@optuna"):
+        with pytest.raises(ValueError, match="unknown contender"):
+            Contender.parse(bad)
+    contenders = ["seki+screen@optuna", "seki-nollm+screen@optuna", "seki-nollm@optuna", "re@nni"]
+    out = tmp_path / "screened"
+    assert main(["compare", "--benchmarks", "nb201-cifar10", "--contenders", ",".join(contenders), "--seeds", "1",
+                 "--budget", "30", "--out", str(out), "--llm", fake_openai.base_url]) == 0
+    runs = {r["contender"]: r for r in read_runs(out / "runs.jsonl")}
+    assert runs["seki+screen@optuna"]["method"] == runs["seki-nollm+screen@optuna"]["method"] == "seki+screen"
+    assert runs["seki-nollm@optuna"]["method"] == "seki"
+    assert runs["seki+screen@optuna"]["screened_candidates"] > 0 and runs["seki+screen@optuna"]["llm_calls"] > 0
+    assert runs["seki-nollm+screen@optuna"]["llm_calls"] == 0
+    assert "screened_candidates" not in runs["seki-nollm@optuna"]
+    results = (out / "results.md").read_text()
+    ablation = results.split("LLM ablation")[1]
+    row = next(line for line in ablation.splitlines() if line.startswith("| seki+screen@optuna |"))
+    with_llm, own = (float(cell) for cell in row.split("|")[2:4])
+    assert with_llm == pytest.approx(runs["seki+screen@optuna"]["best_report"][-1], abs=0.01)
+    assert own == pytest.approx(runs["seki-nollm+screen@optuna"]["best_report"][-1], abs=0.01)
+
+
+def test_a_rerun_repeats_exactly_the_recorded_runs(tmp_path):
+    """A folder where not every contender ran every seed is repeated run for run, nothing added."""
+    out = tmp_path / "partial"
+    Comparison(out, benchmarks=["nb201-cifar10"], contenders=["seki-nollm@optuna"], seeds=2, budget=10).run()
+    Comparison(out, benchmarks=["nb201-cifar10"], contenders=["re@nni"], seeds=[1], budget=10).run()
+    recorded = {run_key(r) for r in read_runs(out / "runs.jsonl")}
+    again = Comparison.rerun_of(out, tmp_path / "again")
+    assert [(s.contender, s.seed) for s in again.specs()] == [
+        ("seki-nollm@optuna", 0), ("seki-nollm@optuna", 1), ("re@nni", 1)]
+    again.run()
+    assert {run_key(r) for r in read_runs(again.runs_path)} == recorded
+    assert _curves(again.out) == _curves(out)

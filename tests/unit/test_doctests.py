@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = [
-    "llmnas.space", "llmnas.history", "llmnas.knowledge", "llmnas.searcher",
+    "llmnas.space", "llmnas.history", "llmnas.knowledge", "llmnas.searcher", "llmnas.screening",
     "llmnas.methods.seki", "llmnas.methods.gpt_ea", "llmnas.methods.lapt", "llmnas.llm.resolve", "llmnas.benchmarks.digits",
 ]
 
