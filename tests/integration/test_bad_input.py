@@ -340,6 +340,7 @@ COMMON_BAD: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"task": 5}, ValueError, "task must be a string"),
     ({"use_llm": "no"}, ValueError, "use_llm must be True or False"),
     ({"prefetch": 1}, ValueError, "prefetch must be True or False"),
+    ({"screen": "yes"}, ValueError, "screen must be True, False or a SurrogateScreen"),
     ({"batch_size": 0}, ValueError, "batch_size"),
     ({"batch_size": "5"}, ValueError, "batch_size"),
     ({"population_size": 10}, TypeError, "unexpected keyword argument 'population_size'"),
