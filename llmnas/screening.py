@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Sequence
@@ -46,6 +47,9 @@ from .history import History
 from .space import Categorical, Config, Float, Integer, MultiChoice, SearchSpace
 
 _NORMAL = NormalDist()
+_BLAS_LIMIT = threading.Lock()
+"""threadpoolctl's limit is process-wide: screens in several threads take turns, so one cannot
+restore the thread count while another still relies on the limit."""
 _LENGTH_SCALES = (0.5, 0.8, 1.2, 1.8, 2.7, 4.0)
 _NOISES = (1e-3, 0.03, 0.1, 0.3)
 
@@ -104,7 +108,7 @@ class SurrogateScreen:
             return candidates[:n]
         # One BLAS thread: the matrices are small, threads only spin against the trials' own
         # work (and a thread count that varies by machine could vary the last bits).
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _BLAS_LIMIT, threadpool_limits(limits=1, user_api="blas"):
             return self._rank(space, history, candidates, n)
 
     def _rank(self, space: SearchSpace, history: History, candidates: list[Config], n: int) -> list[Config]:

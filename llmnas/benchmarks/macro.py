@@ -31,8 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import gzip
 import logging
 import os
 import time
@@ -43,7 +41,7 @@ import numpy as np
 
 from ..space import Categorical, Config, SearchSpace
 from ._lookup import LookupBenchmark, check_config, choice_lookup, read_only
-from .tables import find_benchmark_file, load_once
+from .tables import find_benchmark_file, load_once, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -71,14 +69,8 @@ class _MacroData:
 
     def __init__(self, file: Path):
         start = time.perf_counter()
-        with gzip.open(file, "rt", newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            header = next(reader)
-            rows = list(reader)
         required = ["arch", *_SEED_COLUMNS, "test_acc_mean", "test_acc_std", "params", "flops"]
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise ValueError(f"{file}: not a NAS-Bench-Macro table, columns missing: {missing}.")
+        header, rows = read_table(file, required, "NAS-Bench-Macro")
         col = {name: header.index(name) for name in required}
         codes = []
         for row in rows:

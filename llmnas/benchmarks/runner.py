@@ -158,7 +158,7 @@ TOP_FRACTION = 0.001
 _LLM_CALLS_PER_EVAL = {"seki": 0.35, "collm-nas": 0.45, "lapt": 0.2, "gpt-ea": 0.15}
 _HOST_S_PER_EVAL = {"optuna": 0.006, "nni": 0.003, "nni-hub": 0.09}
 _GP_S_PER_EVAL_PER_EVAL = 0.004  # Optuna's GPSampler refits on every trial: 30-110 s per run at budget 100
-_SCREEN_S_PER_EVAL_PER_EVAL = 0.00008  # the surrogate screen refits per batch: about 1.5 s per run at budget 200
+_SCREEN_S_PER_EVAL_PER_EVAL = 0.00008  # the surrogate screen refits per batch: 0.5-7 s more per run at budget 200
 _NNI_IMPORT_S = 6.0
 _S_PER_CALL = {"local": 15.0, "remote": 3.0}
 

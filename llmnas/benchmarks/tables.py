@@ -146,17 +146,11 @@ class _Nb201Data:
 
     def __init__(self, file: Path):
         start = time.perf_counter()
-        with gzip.open(file, "rt", newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            header = next(reader)
-            rows = list(reader)
         required = {"nb201_index", *self.TEXT_COLUMNS, *NB201_LATENCY_COLUMNS}
         for ds in NB201_DATASETS:
             required |= {f"{ds}_valid", f"{ds}_test", f"{ds}_test_12ep", f"{ds}_test_rank",
                          f"params_{ds}_M", f"flops_{ds}_M"}
-        missing = sorted(required - set(header))
-        if missing:
-            raise ValueError(f"{file}: not a NAS-Bench-201 table, columns missing: {missing}.")
+        header, rows = read_table(file, sorted(required), "NAS-Bench-201")
         columns = dict(zip(header, zip(*rows))) if rows else {h: () for h in header}
         self.arch_str: list[str] = list(columns["arch_str"])
         self.ops: list[str] = list(columns["ops"])
@@ -199,6 +193,19 @@ def _ops_code(ops: str) -> int:
 _PARSED: dict[tuple[Callable[[Path], Any], Path], Any] = {}
 _PARSED_LOCK = threading.Lock()
 _T = TypeVar("_T")
+
+
+def read_table(file: Path, required: list[str], what: str) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of a gzipped CSV benchmark table; ``ValueError`` naming the
+    ``required`` columns it lacks ("not a ``what`` table")."""
+    with gzip.open(file, "rt", newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = list(reader)
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ValueError(f"{file}: not a {what} table, columns missing: {missing}.")
+    return header, rows
 
 
 def load_once(file: Path, parse: Callable[[Path], _T]) -> _T:

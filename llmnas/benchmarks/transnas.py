@@ -47,8 +47,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import gzip
 import logging
 import os
 import time
@@ -60,7 +58,7 @@ import numpy as np
 
 from ..space import Categorical, Config, SearchSpace
 from ._lookup import AbsentArchitectureError, LookupBenchmark, check_config, choice_lookup, read_only
-from .tables import find_benchmark_file, load_once
+from .tables import find_benchmark_file, load_once, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -193,14 +191,8 @@ class _TaskData:
 
 def _parse(file: Path) -> dict[tuple[str, str], _TaskData]:
     start = time.perf_counter()
-    with gzip.open(file, "rt", newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        rows = list(reader)
     required = ["space", "task", "naslib_arch", "tnb_arch_str", "val_accuracy", "params_M", "flops_M"]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise ValueError(f"{file}: not a TransNAS-Bench-101 table, columns missing: {missing}.")
+    header, rows = read_table(file, required, "TransNAS-Bench-101")
     col = {name: header.index(name) for name in required}
     grouped: dict[tuple[str, str], list[tuple[str, list[str]]]] = {}
     for row in rows:

@@ -87,6 +87,7 @@ from optuna.trial import TrialState as OptunaTrialState
 
 from llmnas import History, InMemoryKnowledge, Observation, Searcher
 from llmnas.benchmarks.tables import NB201_EDGES, NB201_OPS, NasBench201Table
+from tests.optuna.conftest import _quiet_optuna  # noqa: F401  (autouse: Optuna logs at WARNING)
 from llmnas.history import TrialState
 from llmnas.llm.resolve import resolve_llm
 from llmnas.methods import SEKI
@@ -176,12 +177,6 @@ def _study(n: int, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
     return study
 
 
-@pytest.fixture(autouse=True)
-def _quiet_optuna() -> Iterator[None]:
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    yield
-    optuna.logging.set_verbosity(verbosity)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -138,7 +138,9 @@ def test_a_failing_screen_costs_nothing(caplog):
 
 
 def test_screen_off_is_the_default_and_leaves_the_search_unchanged():
-    """``screen=False`` must give exactly the paper's search (recorded results depend on it)."""
+    """``screen=False`` is the default and the same search as not passing it (that the default
+    path is unchanged since before the screen existed is checked by test_results_reproduce,
+    which replays runs recorded before it)."""
     a = _drive(Searcher(SEKI(budget=30), llm=None, seed=3, use_llm=False), 30)
     b = _drive(Searcher(SEKI(budget=30), llm=None, seed=3, use_llm=False, screen=False), 30)
     assert [SPACE.key(o.config) for o in a] == [SPACE.key(o.config) for o in b]
@@ -194,3 +196,27 @@ def test_random_candidates_join_the_pool_when_asked():
     plain = candidates(SurrogateScreen(candidates_per_proposal=2))
     with_random = candidates(SurrogateScreen(candidates_per_proposal=2, random_per_proposal=3))
     assert with_random > plain
+
+
+def test_screens_in_several_threads_leave_the_blas_threads_as_they_were():
+    """threadpoolctl's limit is process-wide; concurrent screens must not leave it at 1."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    before = blas_threads()
+    rng = np.random.default_rng(4)
+    history = history_of([SPACE.sample(rng) for _ in range(40)])
+    pools = [[SPACE.sample(np.random.default_rng(s)) for _ in range(60)] for s in range(8)]
+    picks: list[list[dict]] = []
+    threads = [threading.Thread(target=lambda p=p: picks.append(SurrogateScreen().rank(SPACE, history, p, 5)))
+               for p in pools]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(picks) == 8 and all(len(p) == 5 for p in picks)
+    assert blas_threads() == before
