@@ -17,14 +17,6 @@ PYTEST_ARGS ?=
 # (runs.jsonl) and the LLM's recorded answers (llm-cache).
 RESULTS_LLM ?= results/nb201-cifar10
 RESULTS_BASELINES ?= results/baselines
-RESULTS_LLM_ARGS ?= --benchmarks nb201-cifar10 --budget 100 --seeds 2 \
-  --contenders seki@optuna,lapt@optuna,collm-nas@optuna,gpt-ea@optuna,seki-nollm@optuna,lapt-nollm@optuna,collm-nas-nollm@optuna,gpt-ea-nollm@optuna,random@optuna,tpe@optuna,nsga2@optuna,random@nni,re@nni,$(SCREENED)
-# Our methods with the surrogate screen (screen=True, an addition of ours) and their ablations.
-SCREENED_NOLLM := seki-nollm+screen@optuna,lapt-nollm+screen@optuna,collm-nas-nollm+screen@optuna,gpt-ea-nollm+screen@optuna
-SCREENED := $(SCREENED_NOLLM),lapt+screen@optuna,gpt-ea+screen@optuna,seki+screen@optuna,collm-nas+screen@optuna
-RESULTS_BASELINES_ARGS ?= --budget 200 --seeds 10 \
-  --benchmarks nb201-cifar10,nb201-cifar100,nb201-imagenet16,macro-cifar10,transnas-micro-class_scene,graph-cora \
-  --contenders seki-nollm@optuna,lapt-nollm@optuna,collm-nas-nollm@optuna,gpt-ea-nollm@optuna,random@optuna,tpe@optuna,nsga2@optuna,random@nni,re@nni,$(SCREENED_NOLLM)
 
 .PHONY: setup demo test test-fast results results-from-scratch clean
 
@@ -60,11 +52,11 @@ results: setup
 	$(VENV)/bin/llmnas compare --report-only --out $(RESULTS_LLM) --readme README.md
 	$(VENV)/bin/llmnas compare --report-only --out $(RESULTS_BASELINES) --readme README.md
 
-# The same runs from scratch with the embedded model, into results/from-scratch (each command
-# states its estimated duration first).
+# The same runs (every benchmark, contender and seed each folder records) from scratch with the
+# embedded model, into results/from-scratch; each command states its estimated duration first.
 results-from-scratch: setup
-	$(VENV)/bin/llmnas compare $(RESULTS_LLM_ARGS) --llm local --out results/from-scratch/llm
-	$(VENV)/bin/llmnas compare $(RESULTS_BASELINES_ARGS) --out results/from-scratch/baselines
+	$(VENV)/bin/llmnas compare --rerun $(RESULTS_LLM) --from-scratch --out results/from-scratch/llm
+	$(VENV)/bin/llmnas compare --rerun $(RESULTS_BASELINES) --from-scratch --out results/from-scratch/baselines
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -270,6 +270,9 @@ def _add_compare_parser(sub: Any) -> None:
                          help="repeat the runs of DIR (its benchmarks, contenders, seeds and budget, from "
                               "DIR/runs.jsonl) from its recorded LLM answers (DIR/llm-cache, replay) into OUT, "
                               "and check every run against DIR's; the selection options are ignored")
+    compare.add_argument("--from-scratch", action="store_true",
+                         help="with --rerun: ask the LLM (--llm, default the one DIR recorded) instead of "
+                              "replaying DIR's answers, and do not check against DIR: the recording redone")
     compare.add_argument("--check-against", default=None, metavar="DIR",
                          help="after the runs, check that every run also in DIR/runs.jsonl found the same "
                               "architectures in the same order (same curves, LLM calls and fallbacks); "
@@ -388,13 +391,16 @@ def run_compare(args: argparse.Namespace) -> int:
         raise SystemExit("--budget and --seeds must be >= 1")
     contenders = {"default": list(DEFAULT_CONTENDERS), "all": known_contenders()}.get(
         args.contenders.strip().lower(), _csv(args.contenders))
-    if args.rerun:
+    if args.from_scratch and not args.rerun:
+        raise SystemExit("llmnas compare: --from-scratch repeats a recorded folder: give it with --rerun DIR")
+    if args.rerun and not args.from_scratch:
         args.check_against = args.check_against or args.rerun
     with _compare_logging(args.out, args.verbose):
         try:
             if args.rerun:
-                comparison = Comparison.rerun_of(args.rerun, args.out, benchmarks_path=args.tables,
-                                                 nni_space=args.nni_space, **({"llm": args.llm} if args.llm else {}))
+                comparison = Comparison.rerun_of(
+                    args.rerun, args.out, fresh=args.from_scratch, benchmarks_path=args.tables,
+                    nni_space=args.nni_space, **({"llm": args.llm} if args.llm else {}))
             else:
                 comparison = Comparison(args.out, benchmarks=_csv(args.benchmarks), contenders=contenders,
                                         seeds=args.seeds, budget=args.budget, llm=args.llm, replay=args.replay,

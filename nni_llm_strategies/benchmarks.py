@@ -13,11 +13,9 @@ sample of the current NNI trial (``nni.get_current_parameter().sample``).
 
 Example:
     >>> from nni.nas.execution import SequentialExecutionEngine
-    >>> from nni.nas.space import SimplifiedModelSpace
     >>> from nni.nas.strategy import Random
-    >>> space = SimplifiedModelSpace.from_model(nas_bench_201_space(), nas_bench_201_evaluator("cifar10"))
     >>> engine = SequentialExecutionEngine(max_model_count=5)
-    >>> _ = Random(seed=0)(space, engine)
+    >>> _ = Random(seed=0)(nas_bench_201_model_space("cifar10"), engine)
     >>> best = max(engine.list_models(), key=lambda m: m.metrics.final)
     >>> best.metrics.final == NasBench201Table("cifar10").objective(best.sample, "valid_acc")
     True
@@ -93,6 +91,23 @@ def nas_bench_201_evaluator(
         latency_column=latency_column,
         negate=bool(negate),
     )
+
+
+def nas_bench_201_model_space(dataset: str = "cifar10", **evaluator_options: Any) -> Any:
+    """NNI's ``SimplifiedModelSpace`` of :func:`nas_bench_201_space` with
+    :func:`nas_bench_201_evaluator` (``evaluator_options`` go to it): what a strategy searches.
+
+    Example:
+        >>> from nni.nas.execution import SequentialExecutionEngine
+        >>> from nni.nas.strategy import Random
+        >>> engine = SequentialExecutionEngine(max_model_count=3)
+        >>> _ = Random(seed=0)(nas_bench_201_model_space("cifar100", metric="test_acc"), engine)
+        >>> len(engine.list_models())
+        3
+    """
+    from nni.nas.space import SimplifiedModelSpace
+
+    return SimplifiedModelSpace.from_model(nas_bench_201_space(dataset), nas_bench_201_evaluator(dataset, **evaluator_options))
 
 
 def evaluate_nas_bench_201(
@@ -199,5 +214,5 @@ def _sample_from_modules(model: Any) -> dict[str, str] | None:
 
 __all__ = [
     "REPORTED_METRICS", "evaluate_nas_bench_201", "nas_bench_201_evaluator",
-    "nas_bench_201_space", "sample_of_model",
+    "nas_bench_201_model_space", "nas_bench_201_space", "sample_of_model",
 ]

@@ -45,6 +45,15 @@ class SEKIStrategy(LLMStrategy):
         top = strategy.export_top_models(3, formatter="dict")   # the 3 best samples
         usage = strategy.summary()["llm_usage"]                 # LLM calls and tokens
 
+    Runnable as is, with NAS-Bench-201 look-ups in place of training and the LLM off:
+
+        >>> from nni.nas.execution import SequentialExecutionEngine
+        >>> from nni_llm_strategies.benchmarks import nas_bench_201_model_space
+        >>> strategy = SEKIStrategy(use_llm=False, seed=0)
+        >>> strategy(nas_bench_201_model_space("cifar10"), SequentialExecutionEngine(max_model_count=12))
+        >>> len(strategy.records())
+        12
+
     Args:
         llm: an LLM object, a spec (``"openai:gpt-4o-mini"``, ``"local"``, an ``http://…/v1``
             URL) or ``None`` for the environment's choice (``OPENAI_BASE_URL`` /
@@ -139,6 +148,15 @@ class LAPTStrategy(LLMStrategy):
         strategy(space, SequentialExecutionEngine(max_model_count=20))
         strategy.export_principles("principles.json")
 
+    Runnable as is, with NAS-Bench-201 look-ups in place of training and the LLM off:
+
+        >>> from nni.nas.execution import SequentialExecutionEngine
+        >>> from nni_llm_strategies.benchmarks import nas_bench_201_model_space
+        >>> strategy = LAPTStrategy(use_llm=False, seed=0)
+        >>> strategy(nas_bench_201_model_space("cifar10"), SequentialExecutionEngine(max_model_count=12))
+        >>> len(strategy.records())
+        12
+
     Args:
         source: where principles come from: ``None`` (warm start from this study's first
             ``warmup`` evaluations, logged as such), a principles file or dict, ``(config,
@@ -224,6 +242,15 @@ class CoLLMNASStrategy(LLMStrategy):
         strategy(space, SequentialExecutionEngine(max_model_count=100))
         last_strategy = strategy.navigator_log()[-1]["strategy"]   # the Navigator's last plan
 
+    Runnable as is, with NAS-Bench-201 look-ups in place of training and the LLM off:
+
+        >>> from nni.nas.execution import SequentialExecutionEngine
+        >>> from nni_llm_strategies.benchmarks import nas_bench_201_model_space
+        >>> strategy = CoLLMNASStrategy(use_llm=False, seed=0)
+        >>> strategy(nas_bench_201_model_space("cifar10"), SequentialExecutionEngine(max_model_count=12))
+        >>> len(strategy.records())
+        12
+
     Args:
         navigator_llm, generator_llm: the two roles' LLMs (objects or specs); a role not
             given uses ``llm``, so one ``llm=`` serves both.
@@ -292,6 +319,15 @@ class GPTEAStrategy(LLMStrategy):
         space = RawFormatModelSpace.from_model(nas_bench_201_space("cifar100"),
                                                nas_bench_201_evaluator("cifar100"))
         strategy(space, SequentialExecutionEngine(max_model_count=60))
+
+    Runnable as is, with NAS-Bench-201 look-ups in place of training and the LLM off:
+
+        >>> from nni.nas.execution import SequentialExecutionEngine
+        >>> from nni_llm_strategies.benchmarks import nas_bench_201_model_space
+        >>> strategy = GPTEAStrategy(use_llm=False, seed=0)
+        >>> strategy(nas_bench_201_model_space("cifar10"), SequentialExecutionEngine(max_model_count=12))
+        >>> len(strategy.records())
+        12
 
     Args:
         prior: ``"llm"`` (default), ``"transformer"`` (needs ``corpus``) or a

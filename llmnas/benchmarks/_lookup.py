@@ -19,19 +19,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..space import Categorical, Config, SearchSpace
-from .tables import Optimum
-
-
-class AbsentArchitectureError(KeyError):
-    """A well-formed configuration of the search space that the benchmark's table does not
-    hold (not measured by the benchmark's authors): it has no metrics.
-
-    A ``KeyError`` (the configuration is a key the table lacks); a malformed configuration
-    (unknown dimension or value) raises ``ValueError`` instead.
-    """
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "architecture not in the benchmark"
+from .tables import AbsentArchitectureError, Optimum, TableOptunaObjective
 
 
 def check_config(space: SearchSpace, lookup: Mapping[str, Mapping[Any, int]], config: Any) -> list[int]:
@@ -239,9 +227,9 @@ class LookupBenchmark:
         return LookupOptunaObjective(self, metric or self.search_metric)
 
 
-class LookupOptunaObjective:
-    """``fn(trial) -> float`` over a :class:`LookupBenchmark`; see
-    :meth:`LookupBenchmark.optuna_objective`.
+class LookupOptunaObjective(TableOptunaObjective):
+    """:class:`~llmnas.benchmarks.tables.TableOptunaObjective` over a :class:`LookupBenchmark`
+    (a table that may lack a configuration); see :meth:`LookupBenchmark.optuna_objective`.
 
     Example:
         >>> from llmnas.benchmarks.macro import NasBenchMacroTable
@@ -253,26 +241,6 @@ class LookupOptunaObjective:
         >>> NasBenchMacroTable().optuna_objective()(trial), trial.user_attrs["arch"]
         (93.06, '22222222')
     """
-
-    def __init__(self, bench: LookupBenchmark, metric: str):
-        bench._check_metric(metric)
-        self.bench = bench
-        self.metric = metric
-
-    def __repr__(self) -> str:
-        return f"LookupOptunaObjective({self.bench!r}, metric={self.metric!r})"
-
-    def __call__(self, trial: Any) -> float:
-        config = {dim.name: trial.suggest_categorical(dim.name, list(dim.choices)) for dim in self.bench.space()}
-        try:
-            metrics = self.bench.query(config)
-        except AbsentArchitectureError as exc:
-            trial.set_user_attr("absent", str(exc))
-            return float("nan")
-        for key, value in metrics.items():
-            if key != self.metric:
-                trial.set_user_attr(key, value)
-        return float(metrics[self.metric])
 
 
 def read_only(values: Sequence[float] | np.ndarray) -> np.ndarray:

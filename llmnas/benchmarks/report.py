@@ -105,6 +105,15 @@ class Group:
     def wall(self) -> float:
         return float(np.mean([float(r.get("wall_s") or 0.0) for r in self.runs]))
 
+    @property
+    def seeds(self) -> set[int]:
+        return {int(r["seed"]) for r in self.runs}
+
+    def on_seeds(self, seeds: set[int]) -> Group:
+        """The same contender's runs on ``seeds`` only (for paired comparisons)."""
+        return Group(self.benchmark, self.budget, self.contender, self.llm,
+                     [r for r in self.runs if int(r["seed"]) in seeds])
+
 
 def group_runs(runs: Iterable[Mapping[str, Any]]) -> dict[tuple[str, int], list[Group]]:
     """Runs grouped by ``(benchmark, budget)`` (in order of first appearance), then by contender
@@ -186,6 +195,11 @@ def _section(benchmark: str, budget: int, groups: Sequence[Group]) -> list[str]:
         lines.append("| " + " | ".join(cells) + " |")
     lines += _ablation(groups, budget, report)
     lines += _verdicts(groups, budget, report, maximize)
+    if search != report:
+        lines += _verdicts(
+            groups, budget, search, first.get("direction", "maximize") == "maximize", key="best_search",
+            intro=f"The same on the metric searched (what the methods optimize; a better `{search}` can come with "
+                  f"a lower `{report}`), the best found")
     lines += _notes(groups)
     return lines
 
@@ -194,15 +208,15 @@ _RIVALS = ("re@nni", "tpe@optuna", "random@optuna")
 """The built-ins every method is measured against in the verdict table (when present)."""
 
 
-def _per_seed(group: Group, evaluations: int) -> dict[int, float]:
-    column = group.matrix()[:, evaluations - 1]
+def _per_seed(group: Group, evaluations: int, key: str = "best_report") -> dict[int, float]:
+    column = group.matrix(key)[:, evaluations - 1]
     seeds = sorted(int(r["seed"]) for r in group.runs)
     return {s: float(v) for s, v in zip(seeds, column) if math.isfinite(v)}
 
 
-def _versus(mine: Group, other: Group, evaluations: int, maximize: bool) -> str:
+def _versus(mine: Group, other: Group, evaluations: int, maximize: bool, key: str = "best_report") -> str:
     """``Δ of the means (seeds won–lost)``, positive when ``mine`` is better."""
-    a, b = _per_seed(mine, evaluations), _per_seed(other, evaluations)
+    a, b = _per_seed(mine, evaluations, key), _per_seed(other, evaluations, key)
     common = sorted(set(a) & set(b))
     if not common:
         return "–"
@@ -215,9 +229,12 @@ def _versus(mine: Group, other: Group, evaluations: int, maximize: bool) -> str:
     return f"{text} ({won}–{lost})"
 
 
-def _verdicts(groups: Sequence[Group], budget: int, report: str, maximize: bool) -> list[str]:
+def _verdicts(
+    groups: Sequence[Group], budget: int, metric: str, maximize: bool, key: str = "best_report", intro: str = "",
+) -> list[str]:
     """Where each method wins and loses: at min(100, budget) evaluations, the difference of
-    its mean from its own LLM-off ablation and from each built-in, on the seeds both ran."""
+    its mean from its own LLM-off ablation and from each built-in, on the seeds both ran
+    (``key``: the reported curve, or ``"best_search"`` for the searched metric)."""
     point = min(100, budget)
     by_name = {g.contender: g for g in groups}
     rivals = [r for r in _RIVALS if r in by_name]
@@ -233,10 +250,12 @@ def _verdicts(groups: Sequence[Group], budget: int, report: str, maximize: bool)
             host = group.contender.split("@")[1]
             own = next((g for g in groups if g.kind == "ablation" and g.method == group.method
                         and g.contender.endswith("@" + host)), None)
-            cells.append(_versus(group, own, point, maximize) if group.kind == "ours" and own is not None else "–")
-        cells += [_versus(group, by_name[r], point, maximize) for r in rivals]
+            cells.append(_versus(group, own, point, maximize, key)
+                         if group.kind == "ours" and own is not None else "–")
+        cells += [_versus(group, by_name[r], point, maximize, key) for r in rivals]
         rows.append("| " + " | ".join(cells) + " |")
-    return ["", f"Where each method wins and loses: `{report}` @{point}, the method's mean minus the other's on "
+    intro = intro or "Where each method wins and loses"
+    return ["", f"{intro}: `{metric}` @{point}, the method's mean minus the other's on "
             "the seeds both ran (positive: the method is better), and in brackets the seeds it won–lost.", "",
             "| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows]
 
@@ -247,20 +266,22 @@ def _ablation(groups: Sequence[Group], budget: int, report: str) -> list[str]:
         host = ours.contender.split("@")[1]
         own = next((g for g in groups if g.kind == "ablation" and g.method == ours.method
                     and g.contender.endswith("@" + host)), None)
-        if own is None:
+        common = ours.seeds & own.seeds if own is not None else set()
+        if not common:
             continue
+        ours, own = ours.on_seeds(common), own.on_seeds(common)
         with_llm, without = ours.at(budget)[0], own.at(budget)[0]
         top_with, hits_with = ours.reached("evals_to_top")
         top_without, hits_without = own.reached("evals_to_top")
-        rows.append(f"| {ours.contender} | {_fmt(with_llm)} | {_fmt(without)} | {with_llm - without:+.2f} | "
-                    f"{_fmt(top_with, 0)} ({hits_with}/{len(ours.runs)}) | "
-                    f"{_fmt(top_without, 0)} ({hits_without}/{len(own.runs)}) |")
+        rows.append(f"| {ours.contender} | {len(common)} | {_fmt(with_llm)} | {_fmt(without)} | "
+                    f"{with_llm - without:+.2f} | {_fmt(top_with, 0)} ({hits_with}/{len(common)}) | "
+                    f"{_fmt(top_without, 0)} ({hits_without}/{len(common)}) |")
     if not rows:
         return []
     return ["", f"LLM ablation: each method with its LLM and with its own non-LLM operator instead "
-            f"(`use_llm=False`); `{report}` @{budget}, mean over seeds.", "",
-            "| method | with LLM | own operator | Δ | evals to top 0.1 % (LLM) | evals to top 0.1 % (own) |",
-            "|---|---|---|---|---|---|", *rows]
+            f"(`use_llm=False`); `{report}` @{budget}, mean over the seeds both ran.", "",
+            "| method | seeds | with LLM | own operator | Δ | evals to top 0.1 % (LLM) | evals to top 0.1 % (own) |",
+            "|---|---|---|---|---|---|---|", *rows]
 
 
 def _notes(groups: Sequence[Group]) -> list[str]:

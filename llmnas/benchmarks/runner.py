@@ -860,10 +860,14 @@ class Comparison:
             self.benchmark(name)  # fail early on an unknown name or a missing table
 
     @classmethod
-    def rerun_of(cls, reference: str | os.PathLike[str], out: str | os.PathLike[str], **kwargs: Any) -> Comparison:
+    def rerun_of(
+        cls, reference: str | os.PathLike[str], out: str | os.PathLike[str], *, fresh: bool = False, **kwargs: Any,
+    ) -> Comparison:
         """A comparison that repeats the runs of the folder ``reference`` (its benchmarks,
-        contenders, seeds and budget, read from its ``runs.jsonl``) from its recorded LLM
-        answers (``replay`` from ``reference/llm-cache``), into ``out``."""
+        contenders, seeds and budget, read from its ``runs.jsonl``) into ``out``: from its
+        recorded LLM answers (``replay`` from ``reference/llm-cache``), or with ``fresh=True``
+        from the LLM itself (answers cached in ``out/llm-cache``), i.e. the recording redone
+        from scratch."""
         reference = Path(reference)
         runs = read_runs(reference / RUNS_FILE)
         if not runs:
@@ -877,7 +881,7 @@ class Comparison:
         kwargs.setdefault("llm", llms[0].split(" (")[0] if llms else None)  # "local:smollm2 (llama.cpp)"
         return cls(out, benchmarks=[str(r["benchmark"]) for r in runs],
                    contenders=[str(r["contender"]) for r in runs], seeds=sorted({int(r["seed"]) for r in runs}),
-                   budget=budgets[0], replay=True, cache=reference / CACHE_DIR,
+                   budget=budgets[0], replay=not fresh, cache=None if fresh else reference / CACHE_DIR,
                    only=[(str(r["benchmark"]), str(r["contender"]), int(r["seed"])) for r in runs], **kwargs)
 
     @property

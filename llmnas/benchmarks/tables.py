@@ -552,44 +552,77 @@ class NasBench201Table:
             >>> study = optuna.create_study(direction=table.direction())  # doctest: +SKIP
             >>> study.optimize(table.optuna_objective(), n_trials=20)    # doctest: +SKIP
         """
-        self._check_metric(metric)
         return Nb201OptunaObjective(self, metric)
 
 
-class Nb201OptunaObjective:
-    """``fn(trial) -> float`` over a :class:`NasBench201Table`; see
-    :meth:`NasBench201Table.optuna_objective`.
+class AbsentArchitectureError(KeyError):
+    """A well-formed configuration of the search space that the benchmark's table does not
+    hold (not measured by the benchmark's authors): it has no metrics.
+
+    A ``KeyError`` (the configuration is a key the table lacks); a malformed configuration
+    (unknown dimension or value) raises ``ValueError`` instead.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "architecture not in the benchmark"
+
+
+class TableOptunaObjective:
+    """``fn(trial) -> float`` over any table benchmark (``space()``, ``query(config)``, a
+    metric check): suggests every dimension with ``trial.suggest_categorical``, returns
+    ``metric`` and stores the other metrics with ``trial.set_user_attr``. A configuration the
+    table lacks (:class:`AbsentArchitectureError`) returns ``nan`` (Optuna marks the trial FAIL
+    and goes on) with the reason in the user attribute ``"absent"``. It pickles (for
+    multi-process runs) and needs no Optuna import (the trial is duck-typed).
 
     Example:
         >>> class Trial:  # any object with Optuna's two methods works
         ...     def __init__(self): self.user_attrs = {}
         ...     def suggest_categorical(self, name, choices): return "conv_3x3"
         ...     def set_user_attr(self, key, value): self.user_attrs[key] = value
-        >>> objective = Nb201OptunaObjective(NasBench201Table("cifar10"), "valid_acc")
+        >>> objective = TableOptunaObjective(NasBench201Table("cifar10"), "valid_acc")
         >>> trial = Trial()
         >>> objective(trial) > 0, trial.user_attrs["index"]
         (True, 1462)
     """
 
-    def __init__(self, table: NasBench201Table, metric: str = "valid_acc"):
-        table._check_metric(metric)
-        self.table = table
+    def __init__(self, bench: Any, metric: str):
+        bench._check_metric(metric)
+        self.bench = bench
         self.metric = metric
 
     def __repr__(self) -> str:
-        return f"Nb201OptunaObjective({self.table!r}, metric={self.metric!r})"
+        return f"{type(self).__name__}({self.bench!r}, metric={self.metric!r})"
 
     def __call__(self, trial: Any) -> float:
-        config = {edge: trial.suggest_categorical(edge, list(NB201_OPS)) for edge in NB201_EDGES}
-        metrics = self.table.query(config)
+        config = {dim.name: trial.suggest_categorical(dim.name, list(dim.choices)) for dim in self.bench.space()}
+        try:
+            metrics = self.bench.query(config)
+        except AbsentArchitectureError as exc:
+            trial.set_user_attr("absent", str(exc))
+            return float("nan")
         for key, value in metrics.items():
             if key != self.metric:
                 trial.set_user_attr(key, value)
         return float(metrics[self.metric])
 
 
+class Nb201OptunaObjective(TableOptunaObjective):
+    """:class:`TableOptunaObjective` over a :class:`NasBench201Table` (every cell is in the
+    table); see :meth:`NasBench201Table.optuna_objective`.
+
+    Example:
+        >>> objective = Nb201OptunaObjective(NasBench201Table("cifar10"), "test_acc")
+        >>> objective.metric
+        'test_acc'
+    """
+
+    def __init__(self, table: NasBench201Table, metric: str = "valid_acc"):
+        super().__init__(table, metric)
+
+
 __all__ = [
-    "ENV_VAR", "NB201_DATASETS", "NB201_EDGES", "NB201_FILE", "NB201_LATENCY_COLUMNS",
+    "AbsentArchitectureError", "TableOptunaObjective", "ENV_VAR", "NB201_DATASETS", "NB201_EDGES", "NB201_FILE", "NB201_LATENCY_COLUMNS",
     "NB201_OPS", "NB201_OP_DESCRIPTIONS", "NB201_TABLE_OPS", "NasBench201Table",
     "Nb201OptunaObjective", "Optimum", "arch_str_to_config", "arch_str_to_ops",
     "config_to_arch_str", "config_to_ops", "find_benchmark_file", "ops_to_arch_str",

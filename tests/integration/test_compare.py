@@ -64,6 +64,14 @@ def test_compare_writes_runs_and_report_skips_done_and_replays_identically(fake_
     row = next(line for line in verdicts.splitlines() if line.startswith("| seki@optuna |"))
     assert "vs re@nni" in verdicts and "vs random@optuna" in verdicts
     assert len(re.findall(r"[-+±]\d+\.\d+ \(\d–\d\)", row)) == 3  # vs ablation, re@nni, random@optuna
+    # The same verdicts on the searched metric (valid_acc), from each run's best_search curve.
+    searched = verdicts.split("The same on the metric searched")[1].split("## ")[0]
+    row = next(line for line in searched.splitlines() if line.startswith("| seki@optuna |"))
+    assert "`valid_acc` @20" in searched and len(re.findall(r"[-+±]\d+\.\d+ \(\d–\d\)", row)) == 3
+    found = {c: [r["best_search"][-1] for r in runs if r["contender"] == c and r["benchmark"] == BENCHMARKS[0]]
+             for c in ("seki@optuna", "re@nni")}
+    delta = sum(found["seki@optuna"]) / 2 - sum(found["re@nni"]) / 2
+    assert row.split(" | ")[2].startswith(f"{delta:+.2f}" if round(delta, 2) else "±0.00")  # vs re@nni
 
     # A rerun skips every done run: no LLM request, runs.jsonl unchanged.
     requests, lines = _requests(fake_openai), (out / "runs.jsonl").read_text()
@@ -180,9 +188,19 @@ def test_screened_contenders_pair_with_their_own_screened_ablation(fake_openai, 
     results = (out / "results.md").read_text()
     ablation = results.split("LLM ablation")[1]
     row = next(line for line in ablation.splitlines() if line.startswith("| seki+screen@optuna |"))
-    with_llm, own = (float(cell) for cell in row.split("|")[2:4])
+    with_llm, own = (float(cell) for cell in row.split("|")[3:5])
     assert with_llm == pytest.approx(runs["seki+screen@optuna"]["best_report"][-1], abs=0.01)
     assert own == pytest.approx(runs["seki-nollm+screen@optuna"]["best_report"][-1], abs=0.01)
+    # A second seed of the ablation alone: the ablation table still compares seed 0 with seed 0.
+    Comparison(out, benchmarks=["nb201-cifar10"], contenders=["seki-nollm+screen@optuna"], seeds=[1],
+               budget=30).run()
+    write_report(out)
+    results = (out / "results.md").read_text()
+    assert "| seki-nollm+screen@optuna | 2 |" in results
+    row = next(line for line in results.split("LLM ablation")[1].splitlines()
+               if line.startswith("| seki+screen@optuna |"))
+    assert row.split("|")[2].strip() == "1"
+    assert float(row.split("|")[4]) == pytest.approx(runs["seki-nollm+screen@optuna"]["best_report"][-1], abs=0.01)
 
 
 def test_a_rerun_repeats_exactly_the_recorded_runs(tmp_path):
@@ -197,3 +215,20 @@ def test_a_rerun_repeats_exactly_the_recorded_runs(tmp_path):
     again.run()
     assert {run_key(r) for r in read_runs(again.runs_path)} == recorded
     assert _curves(again.out) == _curves(out)
+
+
+def test_a_rerun_from_scratch_asks_the_llm_again_for_the_same_runs(fake_openai, tmp_path, capsys):
+    """``--rerun DIR --from-scratch``: DIR's run list, answered by the LLM (not DIR's cache)."""
+    recorded = tmp_path / "recorded"
+    Comparison(recorded, benchmarks=["nb201-cifar10"], contenders=["seki@optuna", "re@nni"], seeds=[1],
+               budget=15, llm=fake_openai.base_url).run()
+    before = _requests(fake_openai)
+    out = tmp_path / "scratch"
+    assert main(["compare", "--rerun", str(recorded), "--from-scratch", "--llm", fake_openai.base_url,
+                 "--out", str(out)]) == 0
+    assert _requests(fake_openai) > before  # asked again, not replayed
+    keys = [{run_key(r) for r in read_runs(folder / "runs.jsonl")} for folder in (recorded, out)]
+    assert keys[0] == keys[1]
+    assert any((out / "llm-cache").rglob("*.json"))  # its own answers, kept beside its results
+    with pytest.raises(SystemExit, match="--from-scratch repeats a recorded folder"):
+        main(["compare", "--from-scratch", "--out", str(tmp_path / "x")])

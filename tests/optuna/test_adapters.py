@@ -12,7 +12,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState
 
 from llmnas.space import Categorical, Float, Integer
-from optuna_llm_samplers import LLMSampler, SEKISampler, StudyKnowledge
+from optuna_llm_samplers import CoLLMNASSampler, GPTEASampler, LAPTSampler, LLMSampler, SEKISampler, StudyKnowledge
 from optuna_llm_samplers import _knowledge as _knowledge_module
 from optuna_llm_samplers import _space as _space_module
 from optuna_llm_samplers._space import (
@@ -163,3 +163,21 @@ def test_docstring_examples_run(llm_env: FakeOpenAIServer) -> None:
     exec(compile(_code_block(SEKISampler.__doc__ or ""), "SEKISampler example", "exec"), second)
     assert llm_env.chat_requests and len(second["best"]) == 6
     assert second["usage"]["calls"] == len(llm_env.chat_requests) > 0
+
+
+@pytest.mark.parametrize("sampler_class", [LAPTSampler, CoLLMNASSampler, GPTEASampler])
+def test_method_sampler_examples_run(
+    sampler_class: type, llm_env: FakeOpenAIServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The other three samplers' examples, as written, against the fake endpoint."""
+    monkeypatch.chdir(tmp_path)  # LAPT's example writes principles.json
+    scope: dict = {}
+    exec(compile(_code_block(sampler_class.__doc__ or ""), f"{sampler_class.__name__} example", "exec"), scope)
+    study = scope["study"]
+    finished = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert finished and len({params_key(t) for t in finished}) == len(finished)
+    assert isinstance(scope["sampler"], sampler_class)
+    if sampler_class is LAPTSampler:
+        assert (tmp_path / "principles.json").is_file()
+    if sampler_class is not GPTEASampler:  # GPT-EA's example uses the Transformer prior, no LLM
+        assert llm_env.chat_requests
