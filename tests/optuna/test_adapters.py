@@ -179,5 +179,5 @@ def test_method_sampler_examples_run(
     assert isinstance(scope["sampler"], sampler_class)
     if sampler_class is LAPTSampler:
         assert (tmp_path / "principles.json").is_file()
-    if sampler_class is not GPTEASampler:  # GPT-EA's example uses the Transformer prior, no LLM
-        assert llm_env.chat_requests
+    # GPT-EA's example uses the Transformer prior: no LLM call; the other two ask the endpoint.
+    assert bool(llm_env.chat_requests) == (sampler_class is not GPTEASampler)
