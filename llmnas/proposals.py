@@ -70,7 +70,8 @@ class PipelineStats:
     FIELDS = (
         "llm_calls", "llm_errors", "unparsable_answers", "truncated_answers", "reasks",
         "llm_items", "invalid", "duplicates", "accepted_llm", "accepted_reask",
-        "fallback_proposals", "call_budget_skips", "batches", "screened_candidates", "screened_out_llm",
+        "fallback_proposals", "call_budget_skips", "batches", "screened_candidates", "screened_out",
+        "screened_out_llm",
     )
 
     def __init__(self) -> None:

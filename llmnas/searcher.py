@@ -345,7 +345,8 @@ class Searcher:
     def _screened(self, ctx: Context, proposals: list[Proposal]) -> list[Proposal]:
         """``proposals`` and many more candidates of the method's operator, ranked by the
         surrogate screen: the best ``len(proposals)`` of them, counted in the pipeline's
-        statistics as what they are (LLM answers or operator proposals)."""
+        statistics as what they are (LLM answers or operator proposals). ``screened_out`` counts
+        every proposal the screen dropped, ``screened_out_llm`` those that were LLM answers."""
         assert self.screen is not None
         n = len(proposals)
         extra: list[Config] = []
@@ -369,6 +370,7 @@ class Searcher:
         for p in proposals:
             if ctx.space.key(p.config) in picked:
                 continue
+            ctx.stats.add("screened_out")  # whatever made it: LLM, the method's own operator, a fallback
             if p.source == "fallback":
                 ctx.stats.add_fallback(p.reason, -1)
             elif p.source in ("llm", "llm-reask"):  # counted as accepted LLM answers when made

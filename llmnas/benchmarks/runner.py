@@ -664,7 +664,8 @@ def _llm_record(summary: Mapping[str, Any] | None, delta: Mapping[str, float], r
         "llm_proposals": int(pipeline.get("accepted_llm", 0)) + int(pipeline.get("accepted_reask", 0)),
         "fallback_proposals": fallbacks,
         "fallback_reasons": dict(pipeline.get("fallback_reasons", {}) or {}),
-        **({"screened_out_llm": int(pipeline.get("screened_out_llm", 0)),
+        **({"screened_out": int(pipeline.get("screened_out", 0)),
+            "screened_out_llm": int(pipeline.get("screened_out_llm", 0)),
             "screened_candidates": int(pipeline.get("screened_candidates", 0))} if contender.screened else {}),
     }
 

@@ -183,6 +183,7 @@ def test_screened_contenders_pair_with_their_own_screened_ablation(fake_openai, 
     assert runs["seki+screen@optuna"]["method"] == runs["seki-nollm+screen@optuna"]["method"] == "seki+screen"
     assert runs["seki-nollm@optuna"]["method"] == "seki"
     assert runs["seki+screen@optuna"]["screened_candidates"] > 0 and runs["seki+screen@optuna"]["llm_calls"] > 0
+    assert runs["seki+screen@optuna"]["screened_out"] >= runs["seki+screen@optuna"]["screened_out_llm"]
     assert runs["seki-nollm+screen@optuna"]["llm_calls"] == 0
     assert "screened_candidates" not in runs["seki-nollm@optuna"]
     results = (out / "results.md").read_text()

@@ -163,6 +163,9 @@ def test_optuna_samplers_with_the_screen(fake_openai, sampler_class):
     assert min(pipe["accepted_llm"], pipe["accepted_reask"], pipe["fallback_proposals"]) >= 0  # un-counts balance
     served = pipe["accepted_llm"] + pipe["accepted_reask"] + pipe["fallback_proposals"]
     assert served <= summary["proposals"] <= 40  # trial 0 is Optuna's own: the space is learned from it
+    assert pipe["screened_out"] >= pipe["screened_out_llm"]
+    if sampler_class is LAPTSampler:  # its own evolution proposals (not LLM answers) are dropped, and counted
+        assert pipe["screened_out"] > pipe["screened_out_llm"]
 
 
 def test_seki_sampler_screen_drops_llm_answers_and_counts_exactly(fake_openai):
