@@ -107,7 +107,8 @@ def nas_bench_201_model_space(dataset: str = "cifar10", **evaluator_options: Any
     """
     from nni.nas.space import SimplifiedModelSpace
 
-    return SimplifiedModelSpace.from_model(nas_bench_201_space(dataset), nas_bench_201_evaluator(dataset, **evaluator_options))
+    evaluator = nas_bench_201_evaluator(dataset, **evaluator_options)
+    return SimplifiedModelSpace.from_model(nas_bench_201_space(dataset), evaluator)
 
 
 def evaluate_nas_bench_201(

@@ -622,9 +622,9 @@ class Nb201OptunaObjective(TableOptunaObjective):
 
 
 __all__ = [
-    "AbsentArchitectureError", "TableOptunaObjective", "ENV_VAR", "NB201_DATASETS", "NB201_EDGES", "NB201_FILE", "NB201_LATENCY_COLUMNS",
+    "AbsentArchitectureError", "ENV_VAR", "NB201_DATASETS", "NB201_EDGES", "NB201_FILE", "NB201_LATENCY_COLUMNS",
     "NB201_OPS", "NB201_OP_DESCRIPTIONS", "NB201_TABLE_OPS", "NasBench201Table",
-    "Nb201OptunaObjective", "Optimum", "arch_str_to_config", "arch_str_to_ops",
+    "Nb201OptunaObjective", "Optimum", "TableOptunaObjective", "arch_str_to_config", "arch_str_to_ops",
     "config_to_arch_str", "config_to_ops", "find_benchmark_file", "ops_to_arch_str",
     "ops_to_config",
 ]
