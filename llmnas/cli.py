@@ -1,14 +1,19 @@
 """The ``llmnas`` command: a real search end to end, printing a result table.
 
-``llmnas demo`` runs SEKI (or ``--method lapt|collm-nas|gpt-ea``) in Optuna (or NNI with ``--host nni``) on NAS-Bench-201 from the
-benchmark tables beside the project (``--benchmarks DIR`` or ``LLMNAS_BENCHMARKS_DIR``
-elsewhere). With no table it still runs a real search: small CNNs trained on CPU on the
-handwritten digits that ship with scikit-learn. The LLM is the environment's
+``llmnas demo`` runs SEKI (or ``--method lapt|collm-nas|gpt-ea``) in Optuna (or NNI with ``--host nni``) on NAS-Bench-201: the
+table given by ``--benchmarks DIR`` or ``LLMNAS_BENCHMARKS_DIR``, else the one beside the
+project, else the copy shipped in the package. ``--task digits`` runs another real search
+instead: small CNNs trained on CPU on the handwritten digits that ship with scikit-learn (it
+needs torch and scikit-learn); a missing table is an error, never a switch of task. The LLM is the environment's
 (``OPENAI_BASE_URL``/``OPENAI_API_KEY``/``LLMNAS_MODEL``) or, with none set, the embedded
 local model: no key, no network.
 
 ``llmnas compare`` runs the comparison of :mod:`llmnas.benchmarks.runner` (methods, their
 LLM-off ablations and the hosts' built-ins over seeds, resumable) and writes its report.
+
+Every bad argument is one line on stderr naming what was expected, exit status 2 (no
+traceback). The command sets up its own log handlers (on the ``llmnas`` logger for ``demo``, for
+the command's duration), each with secret redaction.
 
 This module is the application on top of the library; it is the one module of ``llmnas``
 that imports a host (lazily, inside the function that runs it).
@@ -26,9 +31,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, NoReturn, Sequence
 
-logger = logging.getLogger("llmnas.cli")
+from . import __version__
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -111,14 +118,11 @@ METHODS = {"seki": "SEKI", "lapt": "LAPT", "collm-nas": "CoLLMNAS", "gpt-ea": "G
 
 
 # -- tasks ---------------------------------------------------------------------------------
-def _nb201_table(dataset: str, benchmarks: str | None) -> Any | None:
+def _nb201_table(dataset: str, benchmarks: str | None) -> Any:
+    """The NAS-Bench-201 table; ``FileNotFoundError`` / ``ValueError`` when it cannot be read."""
     from .benchmarks.tables import NasBench201Table
 
-    try:
-        return NasBench201Table(dataset, path=benchmarks)
-    except FileNotFoundError as exc:
-        logger.warning("%s", exc)
-        return None
+    return NasBench201Table(dataset, path=benchmarks)
 
 
 def run_optuna(args: argparse.Namespace, table: Any | None) -> DemoResult:
@@ -129,7 +133,6 @@ def run_optuna(args: argparse.Namespace, table: Any | None) -> DemoResult:
 
     from .benchmarks.digits import DigitsCNN
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     if table is not None:
         objective: Callable[[Any], float] = table.optuna_objective(metric="valid_acc")
         task = f"NAS-Bench-201 {table.dataset}"
@@ -142,7 +145,12 @@ def run_optuna(args: argparse.Namespace, table: Any | None) -> DemoResult:
     bar = _progress(args.budget, f"{sampler.method.name} / Optuna / {task}")
     start = time.perf_counter()
     callbacks = [lambda s, t: bar.update(1)] if bar is not None else []
-    study.optimize(objective, n_trials=args.budget, callbacks=callbacks)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar replaces Optuna's per-trial lines
+    try:
+        study.optimize(objective, n_trials=args.budget, callbacks=callbacks)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()
@@ -187,41 +195,159 @@ def _optimum(table: Any | None) -> dict[str, float]:
 
 
 # -- entry point ---------------------------------------------------------------------------
+def usage_error(prog: str, message: str) -> NoReturn:
+    """Exit with status 2 after one line on stderr: ``<prog>: error: <message> (see '<prog> --help')``."""
+    text = " ".join(str(message).split())
+    sys.stderr.write(f"{prog}: error: {text} (see '{prog} --help')\n")
+    raise SystemExit(2)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (``<prog>: error: <what>``,
+    naming what was expected and where to look), exit status 2, no usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        usage_error(self.prog, message)
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum``, else an error naming what was expected."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _integer(text: str) -> int:
+    """An argparse type: any integer, else an error naming what was expected."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _llm_spec(text: str) -> str:
+    """An argparse type: a well-formed ``--llm`` spec (no network: checked by its form)."""
+    from .llm.resolve import check_llm_spec
+
+    try:
+        check_llm_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
+
+
+def _benchmark_names(text: str) -> list[str]:
+    """An argparse type: comma-separated registered benchmark names, each one known."""
+    from .benchmarks.registry import benchmark_names
+
+    names = _csv(text)
+    known = benchmark_names()
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        what = f"unknown benchmark {', '.join(map(repr, unknown))}" if unknown else "no benchmark given"
+        raise argparse.ArgumentTypeError(f"{what}; expected comma-separated names from: {', '.join(known)}")
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llmnas", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="llmnas", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,compare}")
     demo = sub.add_parser("demo", help="run a real search (SEKI by default) and print the result table")
     demo.add_argument("--host", choices=["optuna", "nni"], default="optuna")
     demo.add_argument("--method", choices=sorted(METHODS), default="seki")
-    demo.add_argument("--budget", type=int, default=20, help="architectures to evaluate (default 20)")
+    demo.add_argument("--task", choices=["nb201", "digits"], default="nb201",
+                      help="nb201: look-ups in the NAS-Bench-201 table (default); digits: small CNNs trained "
+                           "on CPU on scikit-learn's digits (needs torch and scikit-learn)")
+    demo.add_argument("--budget", type=_int_at_least(1), default=20, help="architectures to evaluate (default 20)")
     demo.add_argument("--dataset", choices=["cifar10", "cifar100", "imagenet16"], default="cifar10")
-    demo.add_argument("--benchmarks", default=None, help="folder or file of the NAS-Bench-201 table")
-    demo.add_argument("--llm", default=None,
-                      help="'local', 'openai:<model>' or a base URL; default: the environment, else local")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--epochs", type=int, default=4, help="training epochs per CNN without a table")
+    demo.add_argument("--benchmarks", default=None,
+                      help="folder or file of the NAS-Bench-201 table (default: LLMNAS_BENCHMARKS_DIR, the "
+                           "project's shared/benchmarks, else the copy shipped in the package)")
+    demo.add_argument("--llm", type=_llm_spec, default=None,
+                      help="'local', 'local:<name|file.gguf>', 'openai:<model>' or an http(s):// base URL; "
+                           "default: the environment, else local")
+    demo.add_argument("--seed", type=_integer, default=0)
+    demo.add_argument("--epochs", type=_int_at_least(1), default=4, help="training epochs per CNN (--task digits)")
     demo.add_argument("--json", default=None, help="also write the result (rows and summary) to this file")
     demo.add_argument("-v", "--verbose", action="store_true", help="log every batch and LLM exchange")
     _add_compare_parser(sub)
     return parser
 
 
+@contextlib.contextmanager
+def _demo_logging(verbose: bool) -> Iterator[None]:
+    """For the command's duration: a stderr handler on the ``llmnas`` logger (WARNING and up, the
+    LLM layer's INFO lines too; everything at INFO with -v), redacting secrets, the only one its
+    records reach. The root logger and other libraries' loggers are left alone."""
+    from .llm.base import RedactingFilter
+
+    package, llm_layer = logging.getLogger("llmnas"), logging.getLogger("llmnas.llm")
+    levels, propagate = (package.level, llm_layer.level), package.propagate
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    package.addHandler(handler)
+    package.setLevel(logging.INFO if verbose else logging.WARNING)
+    llm_layer.setLevel(logging.INFO)
+    package.propagate = False  # a host that configures the root logger (NNI does) would print it twice
+    try:
+        yield
+    finally:
+        package.removeHandler(handler)
+        handler.close()
+        package.setLevel(levels[0])
+        llm_layer.setLevel(levels[1])
+        package.propagate = propagate
+
+
+def _check_installed(args: argparse.Namespace) -> None:
+    """A usage error naming the extra to install when the chosen host or task lacks a package."""
+    import importlib.util
+
+    needs = [(args.host, f"llmnas[{args.host}]")]
+    if args.task == "digits":
+        needs += [("torch", "torch"), ("sklearn", "scikit-learn")]
+    for module, package in needs:
+        if importlib.util.find_spec(module) is None:
+            usage_error("llmnas demo", f"--host {args.host} --task {args.task} needs the package {module!r}: "
+                                       f"pip install \"{package}\"")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """The ``llmnas`` command; returns the exit status (2 for a bad argument)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "compare":
         return run_compare(args)
-    if args.budget < 1:
-        raise SystemExit("--budget must be >= 1")
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("llmnas.llm").setLevel(logging.INFO)
-    table = _nb201_table(args.dataset, args.benchmarks)
-    if table is None:
-        print("No NAS-Bench-201 table found: searching small CNNs trained on scikit-learn digits instead.",
-              file=sys.stderr)
-    result = run_nni(args, table) if args.host == "nni" else run_optuna(args, table)
+    table = None
+    if args.task == "nb201":
+        try:
+            table = _nb201_table(args.dataset, args.benchmarks)
+        except (FileNotFoundError, ValueError) as exc:
+            usage_error("llmnas demo", f"no usable NAS-Bench-201 table: {exc}")
+    elif args.host == "nni":
+        usage_error("llmnas demo", "--host nni runs NAS-Bench-201 only: expected --task nb201 or --host optuna")
+    _check_installed(args)
+    from .llm.protocol import LLMError
+
+    with _demo_logging(args.verbose):
+        try:
+            result = run_nni(args, table) if args.host == "nni" else run_optuna(args, table)
+        except LLMError as exc:
+            if isinstance(exc, ValueError):  # the LLM cannot be set up as given: a usage error
+                usage_error("llmnas demo", str(exc))
+            print(f"llmnas demo: LLM error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 1
     print(format_table(result))
     if args.json:
         with open(args.json, "w") as fh:
@@ -247,16 +373,17 @@ def _add_compare_parser(sub: Any) -> None:
 
     compare = sub.add_parser("compare", help="compare methods and baselines on tabular benchmarks (runs, report, plots)",
                              description=COMPARE_HELP)
-    compare.add_argument("--benchmarks", default=",".join(DEFAULT_BENCHMARKS),
+    compare.add_argument("--benchmarks", type=_benchmark_names, default=",".join(DEFAULT_BENCHMARKS),
                          help="comma-separated benchmark names (default: %(default)s; --list shows all)")
     compare.add_argument("--contenders", default="default",
                          help="comma-separated '<algo>@<host>' names, or 'default' (ours, their -nollm ablations "
                               "and the built-ins, all in Optuna, plus random@nni and re@nni) or 'all'")
-    compare.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per contender (default 5)")
-    compare.add_argument("--budget", type=int, default=100, help="evaluations per run (default 100)")
+    compare.add_argument("--seeds", type=_int_at_least(1), default=5, help="seeds 0..N-1 per contender (default 5)")
+    compare.add_argument("--budget", type=_int_at_least(1), default=100, help="evaluations per run (default 100)")
     compare.add_argument("--out", default="results", help="output folder (default: results)")
-    compare.add_argument("--llm", default=None,
-                         help="'local', 'openai:<model>' or a base URL; default: the environment, else local")
+    compare.add_argument("--llm", type=_llm_spec, default=None,
+                         help="'local', 'local:<name|file.gguf>', 'openai:<model>' or an http(s):// base URL; "
+                              "default: the environment, else local")
     compare.add_argument("--replay", action="store_true",
                          help="answer from the LLM cache only (never contact the endpoint; a miss is an error)")
     compare.add_argument("--cache", default=None, help="the LLM response cache folder (default: OUT/llm-cache)")
@@ -310,7 +437,10 @@ def _compare_logging(out: Any, verbose: bool) -> Iterator[None]:
     console.setFormatter(fmt)
     if not verbose:
         console.addFilter(_ConsoleFilter())
+    from .llm.base import RedactingFilter
+
     for handler in (to_file, console):
+        handler.addFilter(RedactingFilter())
         root.addHandler(handler)
     try:
         yield
@@ -376,6 +506,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from .benchmarks.registry import benchmark_names
     from .benchmarks.report import write_report
     from .benchmarks.runner import DEFAULT_CONTENDERS, Comparison, known_contenders
+    from .llm.protocol import LLMError
 
     if args.list:
         print("benchmarks: " + ", ".join(benchmark_names()))
@@ -387,12 +518,10 @@ def run_compare(args: argparse.Namespace) -> int:
         print("\n".join(f"wrote {p}" for p in paths))
         _update_readme(args.readme, args.out, paths[0])
         return 0
-    if args.budget < 1 or args.seeds < 1:
-        raise SystemExit("--budget and --seeds must be >= 1")
     contenders = {"default": list(DEFAULT_CONTENDERS), "all": known_contenders()}.get(
         args.contenders.strip().lower(), _csv(args.contenders))
     if args.from_scratch and not args.rerun:
-        raise SystemExit("llmnas compare: --from-scratch repeats a recorded folder: give it with --rerun DIR")
+        usage_error("llmnas compare", "--from-scratch repeats a recorded folder: give it with --rerun DIR")
     if args.rerun and not args.from_scratch:
         args.check_against = args.check_against or args.rerun
     with _compare_logging(args.out, args.verbose):
@@ -402,12 +531,15 @@ def run_compare(args: argparse.Namespace) -> int:
                     args.rerun, args.out, fresh=args.from_scratch, benchmarks_path=args.tables,
                     nni_space=args.nni_space, **({"llm": args.llm} if args.llm else {}))
             else:
-                comparison = Comparison(args.out, benchmarks=_csv(args.benchmarks), contenders=contenders,
+                comparison = Comparison(args.out, benchmarks=list(args.benchmarks), contenders=contenders,
                                         seeds=args.seeds, budget=args.budget, llm=args.llm, replay=args.replay,
                                         cache=args.cache, benchmarks_path=args.tables, nni_space=args.nni_space)
+            plan = comparison.plan()  # resolves the LLM: a named one that cannot work is a usage error
         except (ValueError, FileNotFoundError) as exc:
-            raise SystemExit(f"llmnas compare: {exc}") from None
-        plan = comparison.plan()
+            usage_error("llmnas compare", str(exc))
+        except LLMError as exc:
+            print(f"llmnas compare: {exc}", file=sys.stderr)
+            return 1
         print(plan.describe(), file=sys.stderr)
         bar = _progress(plan.evaluations, "compare") if plan.todo else None
         start = time.perf_counter()

@@ -23,7 +23,7 @@ import numpy as np
 
 from .history import History
 from .knowledge import KnowledgeStore
-from .llm.protocol import LLM, LLMError, Message
+from .llm.protocol import LLM, LLMError, LLMRefused, LLMSetupError, LLMTimeout, Message, time_left
 from .space import Config, SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -55,13 +55,114 @@ class TargetReached(SearchStopped):
 class Proposal:
     """One configuration to evaluate and where it came from.
 
-    ``source`` is ``"llm"`` (first answer), ``"llm-reask"`` (answer to the re-ask) or
-    ``"fallback"`` (the method's own operator); ``reason`` says why a fallback was used.
+    ``source`` is ``"llm"`` (first answer), ``"llm-reask"`` (answer to the re-ask),
+    ``"fallback"`` (the method's own operator standing in) or the name of a method's own
+    operator (e.g. LAPT's ``"evolution"``, GPT-EA's ``"ga"``); ``reason`` says why a fallback
+    was used; ``rationale`` is the LLM's reasoning behind an LLM proposal (e.g. SEKI's
+    strategy), at most :data:`RATIONALE_CHARS` characters. :func:`provenance` turns a source
+    into the label hosts show (``llmnas_source``).
     """
 
     config: Config
     source: str
     reason: str = ""
+    rationale: str = ""
+
+
+RATIONALE_CHARS = 300
+"""The longest rationale a proposal carries (hosts show it as ``llmnas_rationale``)."""
+
+SOURCE_LABELS = {
+    "llm": "the LLM's answer",
+    "llm-reask": "the LLM's answer to the re-ask (its first answer was invalid or a duplicate)",
+    "operator:<name>": "the method's own operator, by name (LAPT's evolution, GPT-EA's ga, init, prior)",
+    "screen": "the surrogate screen picked this operator candidate over the LLM's proposals",
+    "fallback": "the method's operator (or the host) stood in for the LLM; the reason is given with it",
+    "fixed": "the parameters were fixed by the user (enqueued trial)",
+    "random": "sampled at random: the study knew no search space yet (a define-by-run study's first trials)",
+    "exhausted": "every configuration was tried: a re-evaluation",
+    "none": "the trial suggested no parameter: nothing to propose",
+    "restored": "NNI: a model read back from the experiment's database on resume",
+    "resubmitted": "NNI: a model submitted again after a resume (it never ran)",
+}
+"""The documented vocabulary of provenance labels (Optuna's ``llmnas_source`` user attribute,
+NNI's ``provenance()``)."""
+
+SCREEN_REASON = "the surrogate screen preferred the operator's candidate"
+"""The fallback reason of a candidate the surrogate screen chose (its provenance is the screen)."""
+_HOST_LABELS = {"fixed", "random", "exhausted", "none", "restored", "resubmitted"}
+
+
+def provenance(source: str, reason: str = "") -> tuple[str, str]:
+    """The label of :data:`SOURCE_LABELS` for a proposal's ``source`` and, for a fallback,
+    its reason (else ``""``).
+
+    >>> provenance("llm"), provenance("evolution"), provenance("fallback", "LLM call failed")
+    (('llm', ''), ('operator:evolution', ''), ('fallback', 'LLM call failed'))
+    """
+    if source in ("llm", "llm-reask"):
+        return source, ""
+    if source == "fallback" and reason == SCREEN_REASON:
+        return "screen", ""
+    if source == "fallback":
+        return "fallback", reason or "unknown"
+    if source == "host-fallback":
+        return "fallback", f"the host picked it ({reason})" if reason else "the host picked it"
+    if source in _HOST_LABELS:
+        return source, reason
+    return f"operator:{source}", ""
+
+
+def short_rationale(text: Any) -> str:
+    """``text`` (a string, or a mapping/list of strings) as one line of at most
+    :data:`RATIONALE_CHARS` characters."""
+    if isinstance(text, Mapping):
+        text = "; ".join(f"{k}: {v}" for k, v in text.items() if isinstance(v, (str, int, float)))
+    elif isinstance(text, (list, tuple)):
+        text = "; ".join(str(t) for t in text)
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= RATIONALE_CHARS else text[: RATIONALE_CHARS - 1] + "…"
+
+
+class LLMHealth:
+    """Rests an endpoint that keeps timing out: after ``after`` timeouts in a row the next
+    ``rest`` calls are skipped (their proposals come from the method's operator), and each
+    further trip doubles the rest (up to ``max_rest``); an answer resets it. Thread-safe;
+    process-local (how a worker's endpoint behaves, not shared knowledge)."""
+
+    def __init__(self, after: int = 2, rest: int = 2, max_rest: int = 32) -> None:
+        self.after, self.first_rest, self.max_rest = after, rest, max_rest
+        self._lock = threading.Lock()
+        self._in_row = 0
+        self._rest = rest
+        self._skip = 0
+
+    def allow(self) -> bool:
+        """Whether to call now (a skipped call counts towards the rest)."""
+        with self._lock:
+            if self._skip > 0:
+                self._skip -= 1
+                return False
+            return True
+
+    def record(self, *, timed_out: bool) -> bool:
+        """Count one call's outcome; ``True`` when it starts a rest."""
+        with self._lock:
+            if not timed_out:
+                self._in_row, self._rest = 0, self.first_rest
+                return False
+            self._in_row += 1
+            if self._in_row < self.after:
+                return False
+            self._skip, self._in_row = self._rest, 0
+            self._rest = min(self.max_rest, self._rest * 2)
+            return True
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"after": self.after, "rest": self.first_rest, "max_rest": self.max_rest}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["after"], state["rest"], state["max_rest"])  # type: ignore[misc]
 
 
 class PipelineStats:
@@ -71,7 +172,7 @@ class PipelineStats:
         "llm_calls", "llm_errors", "unparsable_answers", "truncated_answers", "reasks",
         "llm_items", "invalid", "duplicates", "accepted_llm", "accepted_reask",
         "fallback_proposals", "call_budget_skips", "batches", "screened_candidates", "screened_out",
-        "screened_out_llm",
+        "screened_out_llm", "llm_timeouts", "timeout_skips",
     )
 
     def __init__(self) -> None:
@@ -148,6 +249,7 @@ class Context:
     last_miss: str = ""  # why the last ask_json returned None
     llm_unavailable: str = ""  # why there is no LLM when one was asked for (spec failed to resolve)
     role_llms: Mapping[str, LLM | None] = field(default_factory=dict)  # e.g. navigator / generator
+    health: LLMHealth | None = None  # rests an endpoint that keeps timing out (the searcher's)
 
     def llm_for(self, role: str | None) -> LLM | None:
         """The LLM of a role (``"navigator"``, ``"generator"``, ...); the default LLM when the
@@ -209,12 +311,40 @@ class Context:
             logger.info("%s: skipped the %s call: over the call budget (%.2f calls per proposal)",
                         self.method_name, purpose, self.max_calls_per_proposal)
             return None
+        left = time_left() if getattr(llm, "honours_deadline", False) else None  # in-process: not bounded
+        if left is not None and left <= 0.05:
+            self.stats.add("timeout_skips")
+            self.last_miss = "the proposal's time limit for the LLM ran out"
+            logger.info("%s: skipped the %s call: %s", self.method_name, purpose, self.last_miss)
+            return None
+        if self.health is not None and not self.health.allow():
+            self.stats.add("timeout_skips")
+            self.last_miss = "the endpoint timed out repeatedly: resting it"
+            logger.info("%s: skipped the %s call: %s", self.method_name, purpose, self.last_miss)
+            return None
         self.stats.add("llm_calls")
         try:
             response = llm.complete(
                 messages, schema=schema, schema_name=purpose.replace(" ", "_"),
                 temperature=self.temperature, seed=self._seed(),
             )
+        except (LLMTimeout, TimeoutError) as exc:
+            self.stats.add("llm_errors")
+            self.stats.add("llm_timeouts")
+            self.last_miss = "the LLM timed out"
+            resting = self.health is not None and self.health.record(timed_out=True)
+            logger.warning("%s: the %s call timed out: %s%s", self.method_name, purpose, exc,
+                           "; calling the endpoint less often for a while" if resting else "")
+            return None
+        except LLMRefused as exc:
+            self.stats.add("llm_errors")
+            if llm.usage.calls == 0:  # refused before it ever answered: the setup is wrong, not the search
+                raise LLMSetupError(
+                    f"{exc}. The endpoint refused the first request: check the model name (llm='openai:<model>' "
+                    "or LLMNAS_MODEL) and the key (OPENAI_API_KEY)") from None
+            self.last_miss = "LLM call failed or answer unusable"
+            logger.warning("%s: the %s call failed: %s", self.method_name, purpose, exc)
+            return None
         except LLMError as exc:
             self.stats.add("llm_errors")
             self.last_miss = "LLM call failed or answer unusable"
@@ -225,6 +355,8 @@ class Context:
             self.last_miss = "LLM call failed or answer unusable"
             logger.warning("%s: the %s call raised %s: %s", self.method_name, purpose, type(exc).__name__, exc)
             return None
+        if self.health is not None:
+            self.health.record(timed_out=False)
         if response.truncated:
             self.stats.add("truncated_answers")
         if response.data is None:
@@ -242,10 +374,13 @@ class Context:
         purpose: str = "proposals",
         extra_properties: Mapping[str, Any] | None = None,
         role: str | None = None,
+        rationale: Any = "",
     ) -> tuple[list[Proposal], dict[str, Any]]:
         """Run the pipeline for ``n`` proposals (asking the LLM of ``role``). Returns the
         proposals (fewer than ``n`` only when the space is exhausted) and the last parsed
-        answer (for a method's reasoning fields; empty when there was none)."""
+        answer (for a method's reasoning fields; empty when there was none). LLM proposals
+        carry ``rationale`` (e.g. the strategy they apply) and the answer's own reasoning
+        fields (``extra_properties``) as their :attr:`Proposal.rationale`."""
         self.stats.add("batches")
         accepted: list[Proposal] = []
         answer: dict[str, Any] = {}
@@ -285,7 +420,10 @@ class Context:
                     problems.append(f"architecture {i + 1} was already tried or is running: {self.space.format_config(config)}")
                 else:
                     self.take(config)
-                    accepted.append(Proposal(config, "llm-reask" if attempt else "llm"))
+                    reasoning = [str(data[k]) for k in (extra_properties or {})
+                                 if isinstance(data, dict) and isinstance(data.get(k), str)]
+                    why = short_rationale([t for t in [short_rationale(rationale), *reasoning] if t])
+                    accepted.append(Proposal(config, "llm-reask" if attempt else "llm", rationale=why))
                     self.stats.add("accepted_reask" if attempt else "accepted_llm")
                 if len(accepted) >= n:
                     break

@@ -16,6 +16,20 @@ does not flatten the rest; an RBF kernel whose length scale and noise are picked
 likelihood from a small grid; a batch is chosen greedily, each pick added to the data at its
 predicted mean ("kriging believer") so the batch spreads out.
 
+Every decision is the same on every machine. Floating point is not: BLAS and numpy pick
+their kernels per CPU (AVX2, AVX-512, ...), and a different summation order changes the last
+bits of a prediction. That matters when candidates tie exactly in exact arithmetic, which is
+common with one-hot features (two candidates that differ only in choices no observation
+has tried are at the same distance from every observation): their scores then differ by
+about 1e-16, and the order of those bits decided which one was evaluated. So the screen
+compares scores only after rounding them to :data:`SCORE_DECIMALS` decimals (expected
+improvements of standardised targets, and the grid's log marginal likelihoods), and a tie
+goes to the earlier candidate (the batch's own proposals come first, LLM answers before the
+operator's) or the earlier grid point. Machine noise (about 1e-16 here) is seven orders below
+the rounding step, so a decision flips only when a score lies within that noise of a rounding
+boundary. The matrix work runs on :data:`BLAS_THREADS` thread(s) for speed; decisions no
+longer depend on it.
+
 Example:
     >>> import numpy as np
     >>> from llmnas import Categorical, History, SearchSpace
@@ -50,6 +64,10 @@ _NORMAL = NormalDist()
 _BLAS_LIMIT = threading.Lock()
 """threadpoolctl's limit is process-wide: screens in several threads take turns, so one cannot
 restore the thread count while another still relies on the limit."""
+SCORE_DECIMALS = 9
+"""Decimals the screen's scores are rounded to before any comparison (see the module docstring)."""
+BLAS_THREADS = 1
+"""BLAS threads for the screen's small matrices: more only spin against the trials' own work."""
 _LENGTH_SCALES = (0.5, 0.8, 1.2, 1.8, 2.7, 4.0)
 _NOISES = (1e-3, 0.03, 0.1, 0.3)
 
@@ -106,9 +124,7 @@ class SurrogateScreen:
         candidates = list(candidates)
         if n >= len(candidates) or not self.ready(history):
             return candidates[:n]
-        # One BLAS thread: the matrices are small, threads only spin against the trials' own
-        # work (and a thread count that varies by machine could vary the last bits).
-        with _BLAS_LIMIT, threadpool_limits(limits=1, user_api="blas"):
+        with _BLAS_LIMIT, threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
             return self._rank(space, history, candidates, n)
 
     def _rank(self, space: SearchSpace, history: History, candidates: list[Config], n: int) -> list[Config]:
@@ -123,7 +139,7 @@ class SurrogateScreen:
         while left and len(picked) < n:
             mean, std = gp.predict(pool[left])
             scores = _expected_improvement(mean, std, best)
-            i = int(np.argmax(scores))  # ties: the earlier candidate (LLM answers come first)
+            i = best_index(scores)  # ties: the earlier candidate (LLM answers come first)
             picked.append(left.pop(i))
             gp = gp.with_point(pool[picked[-1]], float(mean[i]))  # kriging believer
         return [candidates[i] for i in picked]
@@ -166,6 +182,20 @@ def features(space: SearchSpace, configs: Sequence[Config]) -> np.ndarray:
     return np.hstack(columns) if columns else np.zeros((len(configs), 0))
 
 
+def best_index(scores: Sequence[float] | np.ndarray) -> int:
+    """The index of the highest score after rounding to :data:`SCORE_DECIMALS` decimals; the
+    first such index on ties, so the choice does not depend on the machine's last bits.
+
+    Example:
+        >>> best_index([0.25, 0.5 + 1e-16, 0.5, 0.1])
+        1
+        >>> best_index([0.25, 0.5, 0.5 + 1e-16, 0.1])
+        1
+    """
+    rounded = np.round(np.asarray(scores, dtype=float), SCORE_DECIMALS)
+    return int(np.argmax(rounded))  # numpy's argmax returns the first maximum
+
+
 def _copula(rank_positions: Sequence[int]) -> np.ndarray:
     """Rank positions (0 = best) → standard normal quantiles, best highest."""
     n = len(rank_positions)
@@ -202,6 +232,7 @@ class _GP:
                 if gp is None:
                     continue
                 lml = -0.5 * float(y @ gp.alpha) - float(np.log(np.diag(gp.chol)).sum())
+                lml = round(lml, SCORE_DECIMALS)  # ties: the earlier grid point, on every machine
                 if best is None or lml > best[0]:
                     best = (lml, gp)
         if best is None:  # never: the largest noise keeps the matrix positive definite

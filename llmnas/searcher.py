@@ -28,10 +28,12 @@ import numpy as np
 
 from .history import History
 from .knowledge import KnowledgeStore
-from .llm.protocol import LLM
+from .llm.protocol import LLM, LLMSetupError, llm_deadline, llm_timeout_setting
 from .methods.base import Method
 from .methods.operators import unique_random
-from .proposals import Context, HostValidator, PipelineStats, Proposal, SpaceExhausted, TargetReached
+from .proposals import (
+    SCREEN_REASON, Context, HostValidator, LLMHealth, PipelineStats, Proposal, SpaceExhausted, TargetReached,
+)
 from .screening import SurrogateScreen
 from .space import Config, SearchSpace
 
@@ -64,6 +66,15 @@ class Searcher:
             method proposes competes with many more candidates of its own operator, and a
             surrogate fitted on the history picks which of them are evaluated (our addition,
             not the papers'; see :mod:`llmnas.screening`). Off by default: the paper's method.
+        llm_timeout: seconds one proposal (a trial's, or an NNI batch's) waits for an
+            OpenAI-compatible endpoint at most, every exchange and retry together (default
+            ``LLMNAS_LLM_TIMEOUT``, else 60). Calls still due after it are skipped (the
+            method's operator fills in); after two timeouts in a row the endpoint is rested
+            for 2, then 4, 8, ... calls. The embedded model runs in process: not bounded.
+        llm_retries: retries of one exchange (rate limits, timeouts, 5xx) for an LLM given as a
+            spec or from the environment (default 4).
+        llm_request_timeout: seconds per HTTP attempt for such an LLM (default 60, or
+            ``llm_timeout`` when shorter).
     """
 
     def __init__(
@@ -80,6 +91,9 @@ class Searcher:
         prefetch: bool = False,
         prefetch_below: int = 2,
         screen: bool | SurrogateScreen = False,
+        llm_timeout: float | None = None,
+        llm_retries: int | None = None,
+        llm_request_timeout: float | None = None,
     ) -> None:
         if not isinstance(method, Method):
             raise TypeError(f"method must be an llmnas Method, got {type(method).__name__}.")
@@ -107,6 +121,16 @@ class Searcher:
             isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2
         ):
             raise ValueError(f"temperature must be a number in [0, 2] or None, got {temperature!r}.")
+        self.llm_timeout = llm_timeout_setting(llm_timeout)  # a bad value or LLMNAS_LLM_TIMEOUT: ValueError
+        if llm_retries is not None and (isinstance(llm_retries, bool) or not isinstance(llm_retries, int)
+                                        or llm_retries < 0):
+            raise ValueError(f"llm_retries must be an integer >= 0 or None, got {llm_retries!r}.")
+        if llm_request_timeout is not None and (isinstance(llm_request_timeout, bool) or not isinstance(
+                llm_request_timeout, (int, float)) or not math.isfinite(llm_request_timeout) or llm_request_timeout <= 0):
+            raise ValueError(f"llm_request_timeout must be a number of seconds > 0 or None, got {llm_request_timeout!r}.")
+        self.llm_retries = llm_retries
+        self.llm_request_timeout = llm_request_timeout
+        self.health = LLMHealth()
         self.method = method
         self.llm_spec = llm
         self.seed = None if seed is None else int(seed)
@@ -143,7 +167,7 @@ class Searcher:
             from .llm.resolve import resolve_llm
 
             try:
-                self._llm = resolve_llm(self.llm_spec, seed=self.seed)
+                self._llm = resolve_llm(self.llm_spec, seed=self.seed, **self._llm_options())
             except Exception as exc:  # no key, endpoint down, ...: search on without the LLM
                 self._llm_unavailable = f"{type(exc).__name__}: {exc}"
                 logger.warning(
@@ -152,6 +176,24 @@ class Searcher:
                 )
                 return None
         return self._llm
+
+    def _llm_options(self) -> dict[str, Any]:
+        return {"request_timeout": self.llm_request_timeout, "max_retries": self.llm_retries,
+                "total_timeout": self.llm_timeout}
+
+    def llm_in_use(self) -> LLM | None:
+        """The main LLM once resolved (``None`` before its first use, when off or unavailable);
+        resolves nothing."""
+        return self._llm if self.use_llm and not self._llm_unavailable else None
+
+    def llm_description(self) -> str:
+        """The main LLM in words: its description, ``"off"`` (``use_llm=False``), ``"none"``
+        (none could be set up: the reason was logged) or ``"not used yet"``."""
+        if not self.use_llm:
+            return "off"
+        if self._llm_unavailable:
+            return "none"
+        return self._llm.description if self._llm is not None else "not used yet"
 
     def role_llm(self, role: str) -> LLM | None:
         """The LLM of a method role: its own when one was given, else :attr:`llm`. A role
@@ -163,7 +205,8 @@ class Searcher:
 
             spec = self.role_specs[role]
             try:
-                self._role_llms[role] = spec if isinstance(spec, LLM) else resolve_llm(spec, seed=self.seed)
+                self._role_llms[role] = spec if isinstance(spec, LLM) else resolve_llm(
+                    spec, seed=self.seed, **self._llm_options())
                 logger.info("%s: the %s uses %s", self.method.name, role, self._role_llms[role].description)
             except Exception as exc:
                 self._role_llms[role] = None
@@ -267,9 +310,13 @@ class Searcher:
             proposals_so_far=self.proposals_made, temperature=self.temperature,
             method_name=self.method.name, llm_unavailable=self._llm_unavailable,
             role_llms={role: self.role_llm(role) for role in self.method.llm_roles},
+            health=self.health,
         )
         try:
-            new = self.method.propose(ctx, want)
+            with llm_deadline(self.llm_timeout):
+                new = self.method.propose(ctx, want)
+        except LLMSetupError:  # the named LLM cannot be used at all: the user must know
+            raise
         except Exception:  # a method bug must not cost the host a trial
             logger.exception("%s: proposing failed; using the method's own operator", self.method.name)
             new = self._fallback(ctx, want, "the method raised an error")
@@ -299,6 +346,8 @@ class Searcher:
                 with self._lock:
                     self._propose_into_buffer(space, history, pending, knowledge, 1, host_validator, budget)
                     self.prefetched_batches += 1
+            except LLMSetupError as exc:  # the foreground call meets it again and raises it
+                logger.warning("%s: proposing ahead failed: %s", self.method.name, exc)
             except Exception:  # the next caller proposes in the foreground instead
                 logger.exception("%s: proposing ahead failed", self.method.name)
 
@@ -376,7 +425,7 @@ class Searcher:
             elif p.source in ("llm", "llm-reask"):  # counted as accepted LLM answers when made
                 ctx.stats.add("accepted_llm" if p.source == "llm" else "accepted_reask", -1)
                 ctx.stats.add("screened_out_llm")
-        reason = "the surrogate screen preferred the operator's candidate"
+        reason = SCREEN_REASON
         chosen = [Proposal(c, "fallback", reason) for c in extra if ctx.space.key(c) in picked]
         for p in chosen:
             ctx.take(p.config)
@@ -395,7 +444,7 @@ class Searcher:
         stats = self.stats.as_dict()
         proposals = max(1, self.proposals_made)
         roles = {role: r for role, r in self._role_llms.items() if r is not None}
-        description = llm.description if llm is not None else ("off" if not self.use_llm else "not used yet")
+        description = self.llm_description()
         if roles:
             description = "; ".join([f"{role}: {r.description}" for role, r in roles.items()]
                                     + ([f"others: {llm.description}"] if llm is not None else []))
@@ -425,7 +474,8 @@ class Searcher:
                 "stats": self.stats.as_dict(),
                 "proposals_made": self.proposals_made,
                 "buffer": [
-                    {"config": space.encode(p.config) if space else p.config, "source": p.source, "reason": p.reason}
+                    {"config": space.encode(p.config) if space else p.config, "source": p.source, "reason": p.reason,
+                     "rationale": p.rationale}
                     for p in self._buffer
                 ],
             }
@@ -442,7 +492,8 @@ class Searcher:
                     config, errors = space.decode(config)
                     if errors:
                         continue
-                self._buffer.append(Proposal(config, item.get("source", "llm"), item.get("reason", "")))
+                self._buffer.append(Proposal(config, item.get("source", "llm"), item.get("reason", ""),
+                                             item.get("rationale", "")))
 
     def __getstate__(self) -> dict[str, Any]:
         self.wait_for_prefetch()
@@ -465,6 +516,7 @@ def _check_spec(what: str, spec: Any) -> None:
             f"'http://host:port/v1') or None; got {type(spec).__name__}."
         )
     if isinstance(spec, str):
-        from .llm.resolve import check_llm_spec
+        from .llm.resolve import check_llm_available, check_llm_spec
 
         check_llm_spec(spec)  # a typo is an error now, not a silent fallback later
+        check_llm_available(spec)  # so is a named LLM that cannot work (no key, no model file)

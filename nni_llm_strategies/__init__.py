@@ -10,6 +10,7 @@ decides what to try next (see :class:`LLMStrategy`).
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 # Importing nni.nas under torch >= 2.6 warns that torch's Buffer and LinearCrossEntropyOptions
@@ -26,3 +27,5 @@ with warnings.catch_warnings():
 _nni_fixes.apply()
 
 __all__ = ["CoLLMNASStrategy", "GPTEAStrategy", "LAPTStrategy", "LLMStrategy", "SEKIStrategy"]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())  # a library: the application configures logging

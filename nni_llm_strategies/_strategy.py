@@ -38,9 +38,9 @@ from nni.nas.strategy.base import StrategyStatus
 
 from llmnas.history import History, Observation, TrialState
 from llmnas.knowledge import InMemoryKnowledge
-from llmnas.llm.protocol import LLM
+from llmnas.llm.protocol import LLM, trace_context
 from llmnas.methods.base import Method
-from llmnas.proposals import Proposal, SearchStopped, SpaceExhausted
+from llmnas.proposals import Proposal, SearchStopped, SpaceExhausted, provenance
 from llmnas.screening import SurrogateScreen
 from llmnas.searcher import Searcher
 from llmnas.space import Config
@@ -75,6 +75,14 @@ class ModelRecord:
     finished_at: float | None = None
     finish_order: int = -1
     metric_unusable: bool = False  # a final metric was reported but is not a finite number
+    reason: str = ""  # why a fallback stood in for the LLM
+    rationale: str = ""  # the LLM's reasoning behind the proposal
+
+    def provenance(self) -> dict[str, str]:
+        """``source`` (a label of :data:`llmnas.proposals.SOURCE_LABELS`), ``reason`` and
+        ``rationale``, as Optuna trials carry them in ``llmnas_*`` user attributes."""
+        label, reason = provenance(self.source, self.reason)
+        return {"source": label, "reason": reason, "rationale": self.rationale}
 
     def observation(self) -> Observation:
         complete = self.state == "complete"
@@ -128,6 +136,11 @@ class LLMStrategy(Strategy):
         screen: ``True`` or a :class:`llmnas.SurrogateScreen`: each batch competes with many
             more candidates of the method's own operator and a surrogate fitted on the results
             picks which are evaluated (our addition, not the paper's). Off by default.
+        llm_timeout, llm_retries, llm_request_timeout: how long one proposal waits for an
+            OpenAI-compatible endpoint at most, all exchanges and retries together (default
+            ``LLMNAS_LLM_TIMEOUT``, else 60 s; an endpoint that keeps timing out is called
+            less often), the retries of one exchange (4) and the seconds per HTTP attempt (60,
+            or ``llm_timeout`` when shorter); see :class:`llmnas.searcher.Searcher`.
     """
 
     def __init__(
@@ -145,6 +158,9 @@ class LLMStrategy(Strategy):
         role_llms: Mapping[str, LLM | str | None] | None = None,
         prefetch: bool = False,
         screen: bool | SurrogateScreen = False,
+        llm_timeout: float | None = None,
+        llm_retries: int | None = None,
+        llm_request_timeout: float | None = None,
     ) -> None:
         super().__init__()
         if optimize_mode not in ("maximize", "minimize"):
@@ -157,7 +173,7 @@ class LLMStrategy(Strategy):
         self.searcher = Searcher(
             method, llm=llm, seed=seed, task=task, use_llm=use_llm, temperature=temperature,
             max_calls_per_proposal=max_calls_per_proposal, role_llms=role_llms, prefetch=prefetch,
-            screen=screen,
+            screen=screen, llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout,
         )
         self.knowledge = InMemoryKnowledge()
         self._lock = threading.RLock()
@@ -277,10 +293,12 @@ class LLMStrategy(Strategy):
             history = self._history()
             pending = [r.config for r in self._running.values()] + [r.config for r in self._orphans.values()]
         try:
-            return self.searcher.next_proposals(
-                self._nni_space.space, history, pending, self.knowledge, n,
-                host_validator=self._nni_space.validate, budget=self._planned_budget,
-            )
+            with trace_context(strategy=self.method.name, experiment=getattr(self._experiment(), "id", None),
+                               models=f"{self._counter + 1}-{self._counter + n}"):
+                return self.searcher.next_proposals(
+                    self._nni_space.space, history, pending, self.knowledge, n,
+                    host_validator=self._nni_space.validate, budget=self._planned_budget,
+                )
         except SearchStopped as exc:  # the space is exhausted, or the method's stop rule fired
             logger.info("%s. Stop submitting.", str(exc).rstrip("."))
             self._exhausted = isinstance(exc, SpaceExhausted)
@@ -311,7 +329,9 @@ class LLMStrategy(Strategy):
         model = self._nni_space.freeze(proposal.config)
         with self._lock:
             self._counter += 1
-            record = ModelRecord(self._counter, dict(proposal.config), proposal.source, model)
+            record = ModelRecord(self._counter, dict(proposal.config), proposal.source, model,
+                                 reason=proposal.reason, rationale=proposal.rationale)
+            _label_model(model, record)
             self._records.append(record)
             self._running[id(model)] = record
             self._by_model[id(model)] = record
@@ -415,6 +435,20 @@ class LLMStrategy(Strategy):
             for r in records
         ]
 
+    def provenance(self) -> list[dict[str, Any]]:
+        """Why each model was tried, in submission order: ``number``, ``config`` (the NNI
+        sample), ``source`` (a label of :data:`llmnas.proposals.SOURCE_LABELS`: ``llm``,
+        ``llm-reask``, ``operator:<name>``, ``screen``, ``fallback``, ...), ``reason`` (why a
+        fallback stood in for the LLM), ``rationale`` (the LLM's reasoning behind its
+        proposal, at most 300 characters), ``state`` and ``score``. The models of
+        :meth:`list_models` and :meth:`export_top_models` carry the same as their
+        ``llmnas_provenance`` attribute."""
+        with self._lock:
+            records = list(self._records)
+        to_sample = self._nni_space.to_sample if self._nni_space is not None else dict
+        return [{"number": r.number, "config": to_sample(r.config), **r.provenance(), "state": r.state,
+                 "score": r.value} for r in records]
+
     def summary(self) -> dict[str, Any]:
         """The searcher's summary (method settings, LLM, calls, tokens, pipeline and fallback
         counts) plus the planned ``budget`` and where it came from, model counts, the most
@@ -480,6 +514,7 @@ class LLMStrategy(Strategy):
             model.status = ModelStatus.Trained if record.state == "complete" else ModelStatus.Failed
             if record.value is not None:
                 model.metrics.final = record.value
+            _label_model(model, record)
             record.model = model
         return record.model
 
@@ -500,7 +535,8 @@ class LLMStrategy(Strategy):
                 "records": [
                     {"number": r.number, "config": space.encode(r.config), "source": r.source, "state": r.state,
                      "value": r.value, "metrics": {k: v for k, v in r.metrics.items() if _is_json(v)},
-                     "submitted_at": r.submitted_at, "finished_at": r.finished_at}
+                     "submitted_at": r.submitted_at, "finished_at": r.finished_at, "reason": r.reason,
+                     "rationale": r.rationale}
                     for r in sorted(self._records, key=lambda r: (r.state == "running", r.finish_order))
                 ],
                 "knowledge": self.knowledge.items(),
@@ -540,6 +576,7 @@ class LLMStrategy(Strategy):
                 int(item["number"]), config, str(item.get("source", "")), None, str(item["state"]),
                 item.get("value"), dict(item.get("metrics") or {}), float(item.get("submitted_at") or 0.0),
                 item.get("finished_at"), -1 if running else len(records),
+                reason=str(item.get("reason") or ""), rationale=str(item.get("rationale") or ""),
             )
             records.append(record)
             if running:
@@ -658,6 +695,14 @@ class LLMStrategy(Strategy):
 
 
 # -- helpers -------------------------------------------------------------------------------------
+def _label_model(model: Any, record: ModelRecord) -> None:
+    """Attach the record's provenance to its NNI model object (``model.llmnas_provenance``)."""
+    try:
+        model.llmnas_provenance = record.provenance()
+    except Exception:  # a model class that refuses attributes: the provenance() table still has it
+        logger.debug("[Model %4d] cannot carry its provenance", record.number)
+
+
 def _unwrap(engine: Any, kind: type) -> Any:
     """The engine of type ``kind`` inside middlewares, or ``None``."""
     for _ in range(16):

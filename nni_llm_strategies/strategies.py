@@ -80,6 +80,11 @@ class SEKIStrategy(LLMStrategy):
         screen: ``True`` or a :class:`llmnas.SurrogateScreen`: a surrogate fitted on the results
             picks each batch from it and many more operator candidates (our addition, off by
             default); see :class:`LLMStrategy`.
+        llm_timeout, llm_retries, llm_request_timeout: how long one batch waits for an
+            OpenAI-compatible endpoint at most, all exchanges and retries together (default
+            ``LLMNAS_LLM_TIMEOUT``, else 60 s; an endpoint that keeps timing out is called
+            less often), the retries of one exchange (4) and the seconds per HTTP attempt (60,
+            or ``llm_timeout`` when shorter); see :class:`llmnas.searcher.Searcher`.
     """
 
     def __init__(
@@ -100,6 +105,9 @@ class SEKIStrategy(LLMStrategy):
         max_calls_per_proposal: float = 0.5,
         prefetch: bool = False,
         screen: bool | SurrogateScreen = False,
+        llm_timeout: float | None = None,
+        llm_retries: int | None = None,
+        llm_request_timeout: float | None = None,
     ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive integer or None, got {budget!r}.")
@@ -111,6 +119,7 @@ class SEKIStrategy(LLMStrategy):
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
             temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch, screen=screen,
+            llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout,
         )
 
 
@@ -166,7 +175,8 @@ class LAPTStrategy(LLMStrategy):
         warmup, max_options, population, tournament_size, adapt_every, top_n, n_source_shown,
             check_top_k, batch_size: see :class:`llmnas.methods.LAPT` (paper defaults for
             NAS-Bench-201: 2 options, population 5, tournament 2, K = 5, top 5, 50 shown).
-        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch, screen:
+        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch, screen,
+            llm_timeout, llm_retries, llm_request_timeout:
             as :class:`SEKIStrategy`. The paper ran at temperature 0 on NAS-Bench-201.
     """
 
@@ -194,6 +204,9 @@ class LAPTStrategy(LLMStrategy):
         max_calls_per_proposal: float = 0.5,
         prefetch: bool = False,
         screen: bool | SurrogateScreen = False,
+        llm_timeout: float | None = None,
+        llm_retries: int | None = None,
+        llm_request_timeout: float | None = None,
     ) -> None:
         method = LAPT(
             source=_source(source), source_description=source_description, warmup=warmup,
@@ -204,6 +217,7 @@ class LAPTStrategy(LLMStrategy):
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
             temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch, screen=screen,
+            llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout,
         )
 
     def principles(self) -> dict[str, Any] | None:
@@ -257,7 +271,8 @@ class CoLLMNASStrategy(LLMStrategy):
         target, resource_limit, resource_description, round_size, batch_size,
             navigator_memory: see :class:`llmnas.methods.CoLLMNAS` (the resource limit gets
             the architecture's NNI sample dict).
-        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch, screen:
+        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch, screen,
+            llm_timeout, llm_retries, llm_request_timeout:
             as :class:`SEKIStrategy`. The paper ran both roles at temperature 0.6.
     """
 
@@ -282,6 +297,9 @@ class CoLLMNASStrategy(LLMStrategy):
         max_calls_per_proposal: float = 0.5,
         prefetch: bool = False,
         screen: bool | SurrogateScreen = False,
+        llm_timeout: float | None = None,
+        llm_retries: int | None = None,
+        llm_request_timeout: float | None = None,
     ) -> None:
         method = CoLLMNAS(
             target=target, resource_limit=resource_limit, resource_description=resource_description,
@@ -291,6 +309,7 @@ class CoLLMNASStrategy(LLMStrategy):
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
             temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch, screen=screen,
+            llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout,
             role_llms={"navigator": navigator_llm, "generator": generator_llm},
         )
 
@@ -336,7 +355,8 @@ class GPTEAStrategy(LLMStrategy):
             ``(dict, score)`` pairs or a benchmark table (its top 200).
         population, generations, crossover_rate, mutation_rate, rate0, tournament_size,
             batch_size: see :class:`llmnas.methods.GPTEA` (paper: 30, 20, 0.9, 0.3, 0.4).
-        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch, screen:
+        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch, screen,
+            llm_timeout, llm_retries, llm_request_timeout:
             as :class:`SEKIStrategy`.
     """
 
@@ -362,6 +382,9 @@ class GPTEAStrategy(LLMStrategy):
         max_calls_per_proposal: float = 0.5,
         prefetch: bool = False,
         screen: bool | SurrogateScreen = False,
+        llm_timeout: float | None = None,
+        llm_retries: int | None = None,
+        llm_request_timeout: float | None = None,
     ) -> None:
         method = GPTEA(
             population=population, generations=generations, crossover_rate=crossover_rate,
@@ -371,4 +394,5 @@ class GPTEAStrategy(LLMStrategy):
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
             temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch, screen=screen,
+            llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout,
         )

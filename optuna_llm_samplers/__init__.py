@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import logging
+
 from ._knowledge import StudyKnowledge
 from ._sampler import LLMSampler, study_history
 from ._space import to_distributions
@@ -25,3 +27,5 @@ __all__ = [
     "CoLLMNASSampler", "GPTEASampler", "LAPTSampler", "LLMSampler", "SEKISampler", "StudyKnowledge", "study_history",
     "to_distributions",
 ]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())  # a library: the application configures logging

@@ -38,17 +38,18 @@ import logging
 import math
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
+from optuna.samplers._base import _process_constraints_after_trial
 from optuna.trial import TrialState as OptunaTrialState
 
 from llmnas.history import History, Observation, TrialState
-from llmnas.llm.protocol import LLMError
+from llmnas.llm.protocol import LLMError, LLMSetupError, llm_endpoint, trace_context
 from llmnas.methods.base import Method
-from llmnas.proposals import SpaceExhausted, TargetReached
+from llmnas.proposals import SpaceExhausted, TargetReached, provenance
 from llmnas.screening import SurrogateScreen
 from llmnas.searcher import Searcher
 from llmnas.space import Config, SearchSpace
@@ -64,17 +65,33 @@ if TYPE_CHECKING:
 
     from llmnas.llm.protocol import LLM
 
-__all__ = ["CLAIM_KEY", "LLMSampler"]
+__all__ = ["CLAIM_KEY", "RATIONALE_ATTR", "REASON_ATTR", "SOURCE_ATTR", "LLMSampler"]
 
 logger = logging.getLogger(__name__)
 
 CLAIM_KEY = "llmnas:claim"
 """Trial system attribute holding ``{"config": ..., "source": ..., "method": ...}``."""
 
+ATTR_PREFIX = "llmnas_"
+SOURCE_ATTR = "llmnas_source"
+"""Trial user attribute: where the trial's parameters came from, a label of
+:data:`llmnas.proposals.SOURCE_LABELS` (``llm``, ``llm-reask``, ``operator:<name>``, ``screen``,
+``fallback``, ``fixed``, ``random``, ``exhausted``, ``none``); shown by optuna-dashboard and as
+``user_attrs_llmnas_source`` in ``study.trials_dataframe()``."""
+REASON_ATTR = "llmnas_reason"
+"""Trial user attribute: why a fallback stood in for the LLM (only for ``fallback`` trials)."""
+RATIONALE_ATTR = "llmnas_rationale"
+"""Trial user attribute: the LLM's reasoning behind the proposal (e.g. SEKI's strategy), at most
+:data:`llmnas.proposals.RATIONALE_CHARS` characters."""
+
 ENUMERATION_LIMIT = 20_000
 """Spaces up to this size are enumerated to prove exhaustion (and to find what is left)."""
 
-MAX_CLAIM_ATTEMPTS = 5
+MAX_CLAIM_ATTEMPTS = 8
+CLASHES_BEFORE_OWN_STREAM = 2
+"""After this many clashes in a row a trial takes an untried configuration from its own random
+stream (seed and trial), so workers that propose in lockstep (one ``seed=``) part ways."""
+UNCLAIMED_REDRAWS = 32
 RANDOM_TRIES = 256
 _FINISHED = (OptunaTrialState.COMPLETE, OptunaTrialState.PRUNED, OptunaTrialState.FAIL)
 _CORE_STATE = {OptunaTrialState.COMPLETE: TrialState.COMPLETE, OptunaTrialState.PRUNED: TrialState.PRUNED}
@@ -132,8 +149,9 @@ def _observation(
     """A finished Optuna trial as the core sees it (PRUNED keeps its last intermediate value)."""
     usable = values is not None and len(values) == n_objectives
     constraints = trial.constraints
-    metrics: dict[str, Any] = {
-        k: v for k, v in trial.user_attrs.items() if isinstance(v, (str, int, float, bool))
+    metrics: dict[str, Any] = {  # our own provenance attributes are not the trial's metrics
+        k: v for k, v in trial.user_attrs.items()
+        if isinstance(v, (str, int, float, bool)) and not k.startswith(ATTR_PREFIX)
     }
     metrics.update({f"constraint:{k}": v for k, v in constraints.items()})
     return Observation(
@@ -249,6 +267,15 @@ class LLMSampler(BaseSampler):
         screen: ``True`` or a :class:`llmnas.SurrogateScreen`: each batch competes with many
             more candidates of the method's own operator and a surrogate fitted on the trials
             picks which are evaluated (our addition, not the paper's). Off by default.
+        constraints_func: as in Optuna's TPE, NSGA-II and GP samplers: called with each
+            COMPLETE or PRUNED trial, returns a sequence of floats (each <= 0: feasible),
+            stored in the trial's ``constraints`` exactly as Optuna does (so the trial is
+            ranked like one that called ``trial.set_constraint``).
+        llm_timeout, llm_retries, llm_request_timeout: how long one proposal waits for an
+            OpenAI-compatible endpoint at most, all exchanges and retries together (default
+            ``LLMNAS_LLM_TIMEOUT``, else 60 s; an endpoint that keeps timing out is called
+            less often), the retries of one exchange (4) and the seconds per HTTP attempt (60,
+            or ``llm_timeout`` when shorter); see :class:`llmnas.searcher.Searcher`.
     """
 
     def __init__(
@@ -268,7 +295,14 @@ class LLMSampler(BaseSampler):
         search_space: Mapping[str, BaseDistribution] | None = None,
         prefetch: bool = False,
         screen: bool | SurrogateScreen = False,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
+        llm_timeout: float | None = None,
+        llm_retries: int | None = None,
+        llm_request_timeout: float | None = None,
     ) -> None:
+        if constraints_func is not None and not callable(constraints_func):
+            raise ValueError("constraints_func must be a function of a FrozenTrial returning a sequence of "
+                             f"floats (<= 0: feasible) or None, got {constraints_func!r}.")
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive number of trials or None, got {budget!r}.")
         if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 0:
@@ -278,7 +312,7 @@ class LLMSampler(BaseSampler):
         self._searcher = Searcher(
             method, llm=llm, seed=seed, task=task, max_calls_per_proposal=max_calls_per_proposal,
             temperature=temperature, use_llm=use_llm, role_llms=role_llms, prefetch=prefetch,
-            screen=screen,
+            screen=screen, llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout,
         )
         if search_space is not None and (not isinstance(search_space, Mapping) or not all(
                 isinstance(d, BaseDistribution) for d in search_space.values())):
@@ -291,6 +325,8 @@ class LLMSampler(BaseSampler):
         self._log_every = log_every
         self._stop_when_exhausted = bool(stop_when_exhausted)
         self._random_sampler = RandomSampler(seed=seed)
+        self._constraints_func = constraints_func
+        self._reseeded = False
         self._counts: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         self._reasons: dict[str, dict[str, int]] = {"independent": {}, "host": {}}
         self._warned: set[str] = set()  # warnings given once per sampler
@@ -303,6 +339,10 @@ class LLMSampler(BaseSampler):
         self._state_lock = threading.Lock()
         self._claims: dict[_TrialKey, Config] = {}
         self._finishing: dict[_TrialKey, Observation] = {}
+        self._unclaimed: dict[_TrialKey, RandomSampler] = {}
+        self._own: set[_TrialKey] = set()  # trials this sampler drew in this process
+        self._llm_recorded: set[tuple[int, int]] = set()
+        self._usage_written: dict[tuple[int, int], tuple[int, int]] = {}
 
     @property
     def method(self) -> Method:
@@ -322,10 +362,12 @@ class LLMSampler(BaseSampler):
         if not search_space:
             return {}
         space = to_search_space(search_space)
-        with self._propose_lock:
+        with self._propose_lock, trace_context(study=study.study_name, study_id=study._study_id,
+                                               trial=trial.number, trial_id=trial._trial_id):
             config = self._propose_and_claim(study, trial, space, search_space)
         with self._state_lock:
             self._claims[_key(study, trial)] = config
+            self._own.add(_key(study, trial))
             self._counts["trials_proposed"] += 1
         return {name: config[name] for name in search_space if name in config}
 
@@ -342,12 +384,59 @@ class LLMSampler(BaseSampler):
             reason = "proposed value outside the parameter's current range"
         else:
             reason = "parameter not in the known search space yet"
-        try:
-            value = self._random_sampler.sample_independent(study, trial, param_name, param_distribution)
-        except (OverflowError, ValueError):  # a range wider than a float: RandomSampler cannot draw
-            value = to_dimension(param_name, param_distribution).sample(self._searcher.rng)
+        if claim is None:  # sampled before the study knows any space: no claim to check against
+            if not trial.params:
+                self._record_source(study, trial, "random", "the study knew no search space yet")
+            value = self._unclaimed_sample(study, trial, param_name, param_distribution)
+        else:
+            value = self._random_value(self._random_sampler, study, trial, param_name, param_distribution)
         self._count("independent_fallbacks", reason, "independent")
         logger.debug("Trial %d: %s = %r at random (%s)", trial.number, param_name, value, reason)
+        return value
+
+    def _random_value(
+        self, sampler: RandomSampler, study: Study, trial: FrozenTrial, name: str, distribution: BaseDistribution
+    ) -> Any:
+        try:
+            return sampler.sample_independent(study, trial, name, distribution)
+        except (OverflowError, ValueError):  # a range wider than a float: RandomSampler cannot draw
+            return to_dimension(name, distribution).sample(self._searcher.rng)
+
+    def _unclaimed_sample(self, study: Study, trial: FrozenTrial, name: str, distribution: BaseDistribution) -> Any:
+        """A parameter of a trial that has no claim (the study knew no space when it began:
+        the first trials of a define-by-run study). Such trials can run at once in several
+        workers; with one ``seed=`` they would draw the same values. So a trial that starts
+        while an earlier trial of another worker is running (or has parameters) draws from its
+        own stream (the seed and the trial number), and a value that would repeat the
+        parameters of another worker's trial so far is drawn again (a bounded number of times).
+        A lone worker draws exactly as before: its own trials never count."""
+        trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+        key = _key(study, trial)
+        with self._state_lock:
+            own = set() if self._reseeded else set(self._own)  # threads of one process: every trial counts
+            self._own.add(key)
+        others = [t for t in trials if t._trial_id != trial._trial_id and t.state != OptunaTrialState.WAITING
+                  and (id(study._storage), study._study_id, t._trial_id) not in own]
+        with self._state_lock:
+            sampler = self._unclaimed.get(key)
+            if sampler is None:
+                concurrent = any(t.number < trial.number and (t.state == OptunaTrialState.RUNNING or t.params)
+                                 for t in others)
+                sampler = self._random_sampler
+                if concurrent and (self._searcher.seed is None or self._reseeded):
+                    sampler = RandomSampler()  # fresh entropy, as the sampler's own stream has
+                elif concurrent:
+                    entropy = [self._searcher.seed, trial.number]
+                    sampler = RandomSampler(seed=int(np.random.SeedSequence(entropy).generate_state(1)[0]))
+                self._unclaimed[key] = sampler
+        so_far = dict(trial.params)
+        same = [t.params for t in others
+                if t.params and all(n in t.params and t.params[n] == v for n, v in so_far.items())]
+        value = self._random_value(sampler, study, trial, name, distribution)
+        for _ in range(UNCLAIMED_REDRAWS):
+            if not any(name in p and p[name] == value for p in same):
+                break
+            value = self._random_value(sampler, study, trial, name, distribution)
         return value
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
@@ -359,10 +448,14 @@ class LLMSampler(BaseSampler):
         self, study: Study, trial: FrozenTrial, state: OptunaTrialState, values: Sequence[float] | None
     ) -> None:
         # Optuna has not stored the state yet: keep the finished trial until it has.
+        if self._constraints_func is not None:
+            trial = self._apply_constraints_func(study, trial, state)
         observation = _observation(trial, state, values, len(study.directions))
+        self._after_trial_attrs(study, trial)
         with self._state_lock:
             self._finishing[_key(study, trial)] = observation
             self._claims.pop(_key(study, trial), None)
+            self._unclaimed.pop(_key(study, trial), None)
             self._counts["trials_finished"] = self._counts.get("trials_finished", 0) + 1
             if not observation.usable:
                 self._counts["trials_failed"] = self._counts.get("trials_failed", 0) + 1
@@ -381,6 +474,81 @@ class LLMSampler(BaseSampler):
             except Exception:  # never let a bookkeeping error abort Study.optimize
                 logger.exception("Trial %d: the %s check failed", trial.number, what)
                 self._count("errors")
+
+    def _apply_constraints_func(self, study: Study, trial: FrozenTrial, state: OptunaTrialState) -> FrozenTrial:
+        """``constraints_func``'s values stored as Optuna's own samplers store them (the trial's
+        ``constraints``, as ``trial.set_constraint`` would), for COMPLETE and PRUNED trials; the
+        trial as stored now. A function that raises is logged (WARNING) and the trial has no
+        constraint values from it."""
+        try:
+            _process_constraints_after_trial(self._constraints_func, study, trial, state)  # type: ignore[arg-type]
+        except Exception as exc:
+            logger.warning("Trial %d: constraints_func raised %s: %s; the trial has no constraint values from it",
+                           trial.number, type(exc).__name__, exc)
+        try:
+            return study._storage.get_trial(trial._trial_id)
+        except Exception:
+            return trial
+
+    def _record_source(self, study: Study, trial: FrozenTrial, source: str, reason: str = "",
+                       rationale: str = "") -> None:
+        """Write the trial's provenance as user attributes (see :data:`SOURCE_ATTR`)."""
+        label, why = provenance(source, reason)
+        storage = study._storage
+        try:
+            storage.set_trial_user_attr(trial._trial_id, SOURCE_ATTR, label)
+            if why:
+                storage.set_trial_user_attr(trial._trial_id, REASON_ATTR, why)
+            if rationale and label in ("llm", "llm-reask", "screen") or rationale and label.startswith("operator:"):
+                storage.set_trial_user_attr(trial._trial_id, RATIONALE_ATTR, rationale)
+        except Exception:  # provenance is for people: never let it cost the trial
+            logger.warning("Trial %d: could not record its source (%s)", trial.number, label, exc_info=True)
+        self._record_llm(study)
+
+    def _record_llm(self, study: Study) -> None:
+        """The LLM in use as study user attributes, once per study and process: ``llmnas_llm``
+        (the description, no credentials), ``llmnas_llm_model``, ``llmnas_llm_endpoint`` (host)."""
+        llm = self._searcher.llm_in_use()
+        if llm is None and self._searcher.llm_description() == "not used yet":
+            return  # recorded once the method has asked the LLM
+        key = (id(study._storage), study._study_id)
+        with self._state_lock:
+            if key in self._llm_recorded:
+                return
+            self._llm_recorded.add(key)
+        attrs = {"llmnas_method": self.method.name, "llmnas_llm": self._searcher.llm_description()}
+        if llm is not None:
+            attrs["llmnas_llm_model"] = str(getattr(llm, "model", "") or "")
+            endpoint = llm_endpoint(llm)
+            if endpoint:
+                attrs["llmnas_llm_endpoint"] = endpoint
+        try:
+            for name, value in attrs.items():
+                study._storage.set_study_user_attr(study._study_id, name, value)
+        except Exception:
+            logger.warning("Could not record the LLM in the study's user attributes", exc_info=True)
+
+    def _after_trial_attrs(self, study: Study, trial: FrozenTrial) -> None:
+        """A trial with no source yet (it suggested nothing) gets ``none``; the study's LLM
+        calls and tokens so far (this worker's) are updated when they changed."""
+        if SOURCE_ATTR not in trial.user_attrs:  # the sampler was never asked (no parameter, or all fixed)
+            fixed = trial.system_attrs.get("fixed_params") or {}
+            source = "none" if not trial.params else "fixed" if set(trial.params) <= set(fixed) else "random"
+            self._record_source(study, trial, source)
+        usage = self._searcher.summary()
+        calls = int(usage["pipeline"]["llm_calls"])
+        tokens = int(usage["llm_usage"].get("prompt_tokens", 0)) + int(usage["llm_usage"].get("completion_tokens", 0))
+        key = (id(study._storage), study._study_id)
+        with self._state_lock:
+            if self._usage_written.get(key) == (calls, tokens):
+                return
+            self._usage_written[key] = (calls, tokens)
+        try:
+            study._storage.set_study_user_attr(study._study_id, "llmnas_llm_calls", calls)
+            study._storage.set_study_user_attr(study._study_id, "llmnas_llm_tokens", tokens)
+            study._storage.set_study_user_attr(study._study_id, "llmnas_llm", self._searcher.llm_description())
+        except Exception:
+            logger.warning("Could not record LLM usage in the study's user attributes", exc_info=True)
 
     def _warn_about(
         self, trial: FrozenTrial, state: OptunaTrialState, values: Sequence[float] | None
@@ -426,6 +594,9 @@ class LLMSampler(BaseSampler):
         # buffer and the counters are kept.
         self._random_sampler.reseed_rng()
         self._searcher.rng = np.random.default_rng()
+        with self._state_lock:
+            self._reseeded = True  # per-trial streams no longer derive from the seed
+            self._unclaimed.clear()
 
     # -- reporting ---------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
@@ -472,20 +643,33 @@ class LLMSampler(BaseSampler):
         decided.update({n: v for n, v in fixed.items() if n in space})
         if len(decided) == len(space):  # enqueued or asked with fixed values: nothing to propose
             self._claim(study, trial, space, decided, "fixed")
+            self._record_source(study, trial, "fixed")
             return decided
         yielded: list[Config] = []
         config: Config = {}
-        for _ in range(MAX_CLAIM_ATTEMPTS):
+        for attempt in range(MAX_CLAIM_ATTEMPTS):
             snapshot = self._snapshot(study, space, exclude_id=trial._trial_id)
             validator = self._searcher.with_method_rules(make_validator(search_space, snapshot.problems))
-            config, source = self._next_config(study, trial, snapshot, validator, yielded)
+            own = None
+            if attempt >= CLASHES_BEFORE_OWN_STREAM:  # in lockstep with another worker: part ways
+                seeded = self._searcher.seed is not None and not self._reseeded
+                rng = np.random.default_rng([self._searcher.seed, trial.number, attempt] if seeded else None)
+                own, _ = self._host_search(snapshot, validator, yielded, rng=rng)
+            if own is not None:
+                reason = "claim clashes: an untried configuration of the trial's own"
+                config, source, reason, rationale = own, "host-fallback", reason, ""
+                self._count("host_fallbacks", reason, "host")
+            else:
+                config, source, reason, rationale = self._next_config(study, trial, snapshot, validator, yielded)
             config = {**config, **decided}
             self._claim(study, trial, space, config, source)
             if source == "exhausted":
+                self._record_source(study, trial, source, reason)
                 return config
             other = self._clash(study, trial._trial_id, space, config)
             if other is None:
                 logger.debug("Trial %d: %s proposal %s", trial.number, source, space.format_config(config))
+                self._record_source(study, trial, source, reason, rationale)
                 return config
             self._count("claim_clashes")
             logger.info("Trial %d: trial %d claimed the same configuration; taking the next proposal",
@@ -493,23 +677,27 @@ class LLMSampler(BaseSampler):
             yielded.append(config)
         logger.warning("Trial %d: %d claim clashes in a row; keeping the last proposal, which "
                        "another trial may also evaluate", trial.number, MAX_CLAIM_ATTEMPTS)
+        self._record_source(study, trial, source, reason, rationale)
         return config
 
     def _next_config(
         self, study: Study, trial: FrozenTrial, snapshot: _Snapshot, validator: Any, yielded: list[Config]
-    ) -> tuple[Config, str]:
+    ) -> tuple[Config, str, str, str]:
+        """The next configuration, its source, the reason of a fallback and the LLM's rationale."""
         try:
             [proposal] = self._searcher.next_proposals(
                 snapshot.space, snapshot.history, snapshot.pending + yielded, StudyKnowledge.of(study), 1,
                 host_validator=validator, budget=self._budget,
             )
-            return proposal.config, proposal.source
+            return proposal.config, proposal.source, proposal.reason, proposal.rationale
         except TargetReached as exc:
             logger.info("Trial %d: %s; the study is stopped", trial.number, exc)
             _stop(study)
             reason = "the method's stop rule fired"
         except SpaceExhausted:
             reason = "the method found no new configuration"
+        except LLMSetupError:  # the named LLM cannot be used at all (e.g. it refuses the model): tell the user
+            raise
         except LLMError as exc:  # e.g. the LLM spec could not be resolved (endpoint down)
             logger.warning("Trial %d: no LLM: %s; the host picks a configuration", trial.number, exc)
             self._count("errors")
@@ -522,13 +710,13 @@ class LLMSampler(BaseSampler):
         config, exhausted = self._host_search(snapshot, validator, yielded)
         if config is not None:
             self._count("host_fallbacks", reason, "host")
-            return config, "host-fallback"
+            return config, "host-fallback", reason, ""
         config = self._repeat_candidate(snapshot)
         if not exhausted:
             self._count("host_fallbacks", "nothing new found at random: may repeat a configuration", "host")
             logger.warning("Trial %d: no untried configuration found at random; this trial may repeat one",
                            trial.number)
-            return config, "host-fallback"
+            return config, "host-fallback", "nothing new found at random: may repeat a configuration", ""
         self._count("exhausted_trials")
         if self._stop_when_exhausted:
             logger.warning(
@@ -544,14 +732,14 @@ class LLMSampler(BaseSampler):
                 "running; re-evaluating a random one (stop_when_exhausted=False)",
                 trial.number, snapshot.space.size(),
             )
-        return config, "exhausted"
+        return config, "exhausted", "every configuration was tried", ""
 
     def _host_search(
-        self, snapshot: _Snapshot, validator: Any, yielded: list[Config]
+        self, snapshot: _Snapshot, validator: Any, yielded: list[Config], *, rng: np.random.Generator | None = None,
     ) -> tuple[Config | None, bool]:
         """An untried, valid configuration found by the host itself (at random, then by
         enumerating a small space), and whether the space is proven exhausted."""
-        space, rng = snapshot.space, self._searcher.rng
+        space, rng = snapshot.space, rng if rng is not None else self._searcher.rng
         taken = snapshot.taken() | {space.key(c) for c in yielded}
         for _ in range(RANDOM_TRIES):
             config = space.sample(rng)
@@ -678,7 +866,8 @@ class LLMSampler(BaseSampler):
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for name in ("_propose_lock", "_state_lock", "_claims", "_finishing"):
+        for name in ("_propose_lock", "_state_lock", "_claims", "_finishing", "_unclaimed", "_llm_recorded",
+                     "_usage_written"):
             state.pop(name, None)
         return state
 

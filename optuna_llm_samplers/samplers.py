@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
 import optuna
 
@@ -18,6 +18,7 @@ from ._sampler import LLMSampler, study_history
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
+    from optuna.trial import FrozenTrial
 
     from llmnas.llm.protocol import LLM
 
@@ -83,6 +84,13 @@ class SEKISampler(LLMSampler):
         screen: ``True`` or a :class:`llmnas.SurrogateScreen`: a surrogate fitted on the trials
             picks each batch from it and many more operator candidates (our addition, off by
             default); see :class:`LLMSampler`.
+        constraints_func: as in Optuna's TPE/NSGA-II/GP samplers (values <= 0: feasible),
+            stored as ``trial.set_constraint`` stores them; see :class:`LLMSampler`.
+        llm_timeout, llm_retries, llm_request_timeout: how long one proposal waits for an
+            OpenAI-compatible endpoint at most, all exchanges and retries together (default
+            ``LLMNAS_LLM_TIMEOUT``, else 60 s; an endpoint that keeps timing out is called
+            less often), the retries of one exchange (4) and the seconds per HTTP attempt (60,
+            or ``llm_timeout`` when shorter); see :class:`llmnas.searcher.Searcher`.
     """
 
     def __init__(
@@ -105,6 +113,10 @@ class SEKISampler(LLMSampler):
         search_space: Mapping[str, BaseDistribution] | None = None,
         prefetch: bool = False,
         screen: bool | SurrogateScreen = False,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
+        llm_timeout: float | None = None,
+        llm_retries: int | None = None,
+        llm_request_timeout: float | None = None,
     ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive number of trials or None, got {budget!r}.")
@@ -120,6 +132,7 @@ class SEKISampler(LLMSampler):
             method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
             max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
             stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch, screen=screen,
+            constraints_func=constraints_func, llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout,
         )
 
 
@@ -165,7 +178,8 @@ class LAPTSampler(LLMSampler):
             check_top_k, batch_size: see :class:`llmnas.methods.LAPT` (paper defaults for
             NAS-Bench-201: 2 options, population 5, tournament 2, K = 5, top 5, 50 shown).
         llm, seed, budget, task, use_llm, max_calls_per_proposal, temperature, log_every,
-            stop_when_exhausted, search_space, prefetch, screen: as :class:`SEKISampler`. The paper ran at temperature 0 on
+            stop_when_exhausted, search_space, prefetch, screen, constraints_func, llm_timeout, llm_retries,
+            llm_request_timeout: as :class:`SEKISampler`. The paper ran at temperature 0 on
             NAS-Bench-201 with a budget of 20.
     """
 
@@ -195,6 +209,10 @@ class LAPTSampler(LLMSampler):
         search_space: Mapping[str, BaseDistribution] | None = None,
         prefetch: bool = False,
         screen: bool | SurrogateScreen = False,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
+        llm_timeout: float | None = None,
+        llm_retries: int | None = None,
+        llm_request_timeout: float | None = None,
     ) -> None:
         method = LAPT(
             source=_source(source), source_description=source_description, warmup=warmup,
@@ -206,6 +224,7 @@ class LAPTSampler(LLMSampler):
             method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
             max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
             stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch, screen=screen,
+            constraints_func=constraints_func, llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout,
         )
 
     def principles(self, study: optuna.Study) -> dict[str, Any] | None:
@@ -253,7 +272,8 @@ class CoLLMNASSampler(LLMSampler):
             navigator_memory: see :class:`llmnas.methods.CoLLMNAS` (the resource limit gets
             the trial's parameters as a dict).
         llm, seed, budget, task, use_llm, max_calls_per_proposal, temperature, log_every,
-            stop_when_exhausted, search_space, prefetch, screen: as :class:`SEKISampler`. The paper ran both roles at
+            stop_when_exhausted, search_space, prefetch, screen, constraints_func, llm_timeout, llm_retries,
+            llm_request_timeout: as :class:`SEKISampler`. The paper ran both roles at
             temperature 0.6 with at most 100 architectures on NAS-Bench-201.
     """
 
@@ -280,6 +300,10 @@ class CoLLMNASSampler(LLMSampler):
         search_space: Mapping[str, BaseDistribution] | None = None,
         prefetch: bool = False,
         screen: bool | SurrogateScreen = False,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
+        llm_timeout: float | None = None,
+        llm_retries: int | None = None,
+        llm_request_timeout: float | None = None,
     ) -> None:
         method = CoLLMNAS(
             target=target, resource_limit=resource_limit, resource_description=resource_description,
@@ -289,7 +313,8 @@ class CoLLMNASSampler(LLMSampler):
         super().__init__(
             method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
             max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
-            stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch, screen=screen, role_llms={"navigator": navigator_llm, "generator": generator_llm},
+            stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch, screen=screen,
+            constraints_func=constraints_func, llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout, role_llms={"navigator": navigator_llm, "generator": generator_llm},
         )
 
     def navigator_log(self, study: optuna.Study) -> list[dict[str, Any]]:
@@ -329,7 +354,8 @@ class GPTEASampler(LLMSampler):
             batch_size: see :class:`llmnas.methods.GPTEA` (paper: 30, 20, 0.9, 0.3, 0.4).
             With ``budget`` given, ``T = ceil(budget / population)``.
         llm, seed, budget, task, use_llm, max_calls_per_proposal, temperature, log_every,
-            stop_when_exhausted, search_space, prefetch, screen: as :class:`SEKISampler`.
+            stop_when_exhausted, search_space, prefetch, screen, constraints_func, llm_timeout, llm_retries,
+            llm_request_timeout: as :class:`SEKISampler`.
     """
 
     def __init__(
@@ -356,6 +382,10 @@ class GPTEASampler(LLMSampler):
         search_space: Mapping[str, BaseDistribution] | None = None,
         prefetch: bool = False,
         screen: bool | SurrogateScreen = False,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
+        llm_timeout: float | None = None,
+        llm_retries: int | None = None,
+        llm_request_timeout: float | None = None,
     ) -> None:
         method = GPTEA(
             population=population, generations=generations, crossover_rate=crossover_rate,
@@ -366,4 +396,5 @@ class GPTEASampler(LLMSampler):
             method, llm=llm, seed=seed, budget=budget, task=task, use_llm=use_llm,
             max_calls_per_proposal=max_calls_per_proposal, temperature=temperature, log_every=log_every,
             stop_when_exhausted=stop_when_exhausted, search_space=search_space, prefetch=prefetch, screen=screen,
+            constraints_func=constraints_func, llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout,
         )

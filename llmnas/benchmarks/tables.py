@@ -13,7 +13,10 @@ Where the data is read from, first match wins:
 2. the environment variable ``LLMNAS_BENCHMARKS_DIR`` (a directory);
 3. ``shared/benchmarks`` in the current directory or any of its parents, then the same
    search from this package's location (the project's checkout keeps the data at
-   ``../shared/benchmarks``).
+   ``../shared/benchmarks``);
+4. the copy shipped inside the package (``llmnas/data``): only ``nb201.csv.gz``
+   (:data:`PACKAGED_FILES`), so an installed wheel runs the demo from any folder. The other
+   tables are never shipped and must be found by 1–3.
 
 A table is parsed once per process and file (about 0.15 s) and shared by every instance.
 
@@ -46,6 +49,9 @@ ENV_VAR = "LLMNAS_BENCHMARKS_DIR"
 """Environment variable naming a directory that holds the benchmark tables."""
 
 NB201_FILE = "nb201.csv.gz"
+
+PACKAGED_FILES: tuple[str, ...] = (NB201_FILE,)
+"""The tables shipped as package data in ``llmnas/data`` (the last place looked)."""
 
 NB201_EDGES: tuple[str, ...] = ("cell/0_1", "cell/0_2", "cell/1_2", "cell/0_3", "cell/1_3", "cell/2_3")
 """The six edges, in the table's order (``ops`` digits, ``arch_str``) and NNI's label order.
@@ -94,6 +100,15 @@ def _search_roots() -> list[Path]:
     return roots
 
 
+def packaged_file(filename: str) -> Path | None:
+    """The copy of ``filename`` shipped inside the package, or ``None`` when there is none
+    (a table other than :data:`PACKAGED_FILES`, or a build without the data)."""
+    if filename not in PACKAGED_FILES:
+        return None
+    candidate = Path(__file__).resolve().parent.parent / "data" / filename
+    return candidate if candidate.is_file() else None
+
+
 def find_benchmark_file(filename: str, path: str | os.PathLike[str] | None = None) -> Path:
     """Locate a benchmark table file; see the module docstring for the order.
 
@@ -129,6 +144,10 @@ def find_benchmark_file(filename: str, path: str | os.PathLike[str] | None = Non
         if candidate.is_file():
             return candidate.resolve()
         looked.append(str(root))
+    shipped = packaged_file(filename)
+    if shipped is not None:
+        logger.debug("Benchmark table %s: using the copy shipped in the package (%s)", filename, shipped)
+        return shipped
     raise FileNotFoundError(
         f"Benchmark table {filename!r} not found: no path argument, {ENV_VAR} is not set, and it "
         f"is not in any of: {', '.join(looked)}. {hint}"

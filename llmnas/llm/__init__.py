@@ -1,7 +1,9 @@
 """The LLM layer: one small protocol and its backends.
 
 * :class:`LLM` / :class:`LLMResponse` / :class:`LLMError` / :class:`Usage` /
-  :class:`UsageMeter`: the contract (``protocol``).
+  :class:`UsageMeter`: the contract (``protocol``); :class:`LLMSetupError` (a named LLM that
+  cannot be used at all), :class:`LLMTimeout`, :func:`llm_deadline` (bounded waits) and
+  :func:`trace_context` (host ids in trace records).
 * :class:`OpenAIChatLLM`: any OpenAI-compatible endpoint, with retries and structured output.
 * :class:`LocalLLM`: the embedded demo model (llama.cpp in process).
 * :func:`resolve_llm`: a spec string, an object or the environment → an :class:`LLM`.
@@ -15,7 +17,9 @@ from .base import BaseLLM, RawAnswer, redact, register_secret
 from .local import LOCAL_MODELS, LocalLLM
 from .openai_chat import OpenAIChatLLM, list_models
 from .parsing import parse_json_answer
-from .protocol import LLM, LLMError, LLMResponse, Message, Usage, UsageMeter
+from .protocol import (
+    LLM, LLMError, LLMResponse, LLMSetupError, LLMTimeout, Message, Usage, UsageMeter, llm_deadline, trace_context,
+)
 from .resolve import resolve_llm
 
 __all__ = [
@@ -24,6 +28,8 @@ __all__ = [
     "BaseLLM",
     "LLMError",
     "LLMResponse",
+    "LLMSetupError",
+    "LLMTimeout",
     "LocalLLM",
     "Message",
     "OpenAIChatLLM",
@@ -31,8 +37,10 @@ __all__ = [
     "Usage",
     "UsageMeter",
     "list_models",
+    "llm_deadline",
     "parse_json_answer",
     "redact",
     "register_secret",
     "resolve_llm",
+    "trace_context",
 ]

@@ -28,20 +28,21 @@ import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
 from .parsing import parse_json_answer
-from .protocol import LLMError, LLMResponse, Message, Usage, UsageMeter
+from .protocol import LLMError, LLMResponse, Message, Usage, UsageMeter, current_trace_context
 
 __all__ = [
     "CACHE_MODES",
     "REDACTED",
     "BaseLLM",
     "RawAnswer",
+    "RedactingFilter",
     "guard_loggers",
     "is_placeholder_key",
     "redact",
@@ -69,7 +70,7 @@ def is_placeholder_key(key: str | None) -> bool:
 
 
 def register_secret(secret: str | None) -> None:
-    """Remember ``secret`` so that :func:`redact` and the log filter hide it.
+    """Remember ``secret`` so that :func:`redact` and the log redaction hide it.
 
     Placeholders (see :func:`is_placeholder_key`) are ignored.
 
@@ -119,8 +120,10 @@ def _scrub(record: logging.LogRecord) -> None:
         record.exc_text = redact(record.exc_text)
 
 
-class _RedactingFilter(logging.Filter):
-    """Rewrites a log record whose message or traceback contains a registered secret."""
+class RedactingFilter(logging.Filter):
+    """A logging filter that rewrites a record whose message or traceback contains a registered
+    secret (it never drops a record). Put it on a handler of your own to keep secrets out of
+    everything that handler writes; the ``llmnas`` command does so on its handlers."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         with _secrets_lock:
@@ -130,39 +133,80 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
-_FILTER = _RedactingFilter()
-_previous_factory: Callable[..., logging.LogRecord] | None = None
+class _RedactingHandler(logging.Handler):
+    """Scrubs, in place, every record that reaches the logger it sits on (the logger's own and
+    its descendants', loggers created later included), before the handlers further up see it.
+
+    It writes nothing itself. When it is the only handler a record meets on its way up (so
+    that, without it, :data:`logging.lastResort` would have printed the record), it hands the
+    record to ``lastResort``: guarding a logger does not silence it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+
+    def createLock(self) -> None:  # noqa: N802 - logging's name; stateless, nothing to lock
+        self.lock = None  # type: ignore[assignment]
+
+    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
+        with _secrets_lock:
+            has_secrets = bool(_secrets)
+        if has_secrets:
+            _scrub(record)
+        last = logging.lastResort
+        if last is not None and record.levelno >= last.level and not _other_handlers(record.name):
+            last.handle(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() never calls it
+        pass
 
 
-def _record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-    assert _previous_factory is not None
-    record = _previous_factory(*args, **kwargs)
-    if _secrets and str(record.name).split(".")[0] in _GUARDED_PREFIXES:
-        _scrub(record)
-    return record
+def _other_handlers(name: str) -> bool:
+    """Whether a record of logger ``name`` meets any handler but ours on its way up."""
+    log: logging.Logger | None = logging.getLogger(name)
+    while log is not None:
+        if any(not isinstance(h, _RedactingHandler) for h in log.handlers):
+            return True
+        if not log.propagate:
+            return False
+        log = log.parent
+    return False
+
+
+_FILTER = RedactingFilter()
+_HANDLER = _RedactingHandler()
+_guard_lock = threading.Lock()
 
 
 def guard_loggers() -> None:
     """Keep registered secrets out of the records of the HTTP stack's loggers and this package's.
 
-    Two layers: a log-record factory (chained to the current one, installed once) that
-    scrubs every record of a logger under the guarded names (``openai``, ``httpx``/``httpx2``,
-    ``httpcore``/``httpcore2``, ``urllib3``, ``llmnas``) as it is created, loggers created
-    later included; and a filter on each such logger that exists now, in case another
-    factory replaces ours. Backends call this when they create their client.
+    Local to those loggers (``openai``, ``httpx``/``httpx2``, ``httpcore``/``httpcore2``,
+    ``urllib3``, ``llmnas``); nothing global changes (no log-record factory, no change to the
+    root logger or its handlers). Two layers:
+
+    * a redacting handler, first on each of those top-level loggers: a record of any logger
+      below them (``httpcore.http11``, ``llmnas.whatever``, loggers created later included)
+      passes through it, and is scrubbed in place, before it reaches the handlers of the
+      ancestors (the root's included);
+    * a :class:`RedactingFilter` on every such logger that exists now, for a handler attached
+      directly to one of them.
+
+    Idempotent and cheap; backends call it when they register a secret or create a client.
     """
-    global _previous_factory
-    with _secrets_lock:
-        if _previous_factory is None:
-            _previous_factory = logging.getLogRecordFactory()
-            logging.setLogRecordFactory(_record_factory)
-    manager = logging.Logger.manager
-    names = [n for n in list(manager.loggerDict) if n.split(".")[0] in _GUARDED_PREFIXES]
-    names.extend(_GUARDED_PREFIXES)
-    for name in names:
-        log = logging.getLogger(name)
-        if _FILTER not in log.filters:
-            log.addFilter(_FILTER)
+    with _guard_lock:
+        for prefix in _GUARDED_PREFIXES:
+            top = logging.getLogger(prefix)
+            if not top.handlers or top.handlers[0] is not _HANDLER:
+                # A new list, bound at once: a thread iterating the old one is not disturbed.
+                top.handlers = [_HANDLER, *(h for h in top.handlers if h is not _HANDLER)]
+        manager = logging.Logger.manager
+        names = [n for n in list(manager.loggerDict) if n.split(".")[0] in _GUARDED_PREFIXES]
+        for name in (*_GUARDED_PREFIXES, *names):
+            log = logging.getLogger(name)
+            if _FILTER not in log.filters:
+                log.addFilter(_FILTER)
 
 
 # --------------------------------------------------------------------------- exchange
@@ -314,7 +358,11 @@ class BaseLLM(ABC):
             self._trace(messages, schema_name, seed, temperature, None, None, key, error=safe,
                         latency_s=time.monotonic() - start)
             if safe != str(exc):
-                raise LLMError(safe) from None
+                try:  # the same kind of error (a timeout stays a timeout), without the secret
+                    clean = type(exc)(safe) if isinstance(exc, LLMError) else LLMError(safe)
+                except Exception:
+                    clean = LLMError(safe)
+                raise clean from None
             raise
         latency = time.monotonic() - start
         response = self._response_from(raw, latency_s=latency, cached=False)
@@ -479,6 +527,7 @@ class BaseLLM(ABC):
             "attempts": attempts,
             "request_key": key,
             "error": self._redact(error) if error else None,
+            **current_trace_context(),  # the host's ids: study and trial, or experiment and model
         }
         line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
         try:

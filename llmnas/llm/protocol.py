@@ -8,9 +8,11 @@ retries); callers such as the proposal pipeline catch it and fall back to a non-
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Iterator, Protocol, runtime_checkable
 
 Message = dict[str, str]
 """A chat message: ``{"role": "system" | "user" | "assistant", "content": "..."}``."""
@@ -18,6 +20,16 @@ Message = dict[str, str]
 
 class LLMError(RuntimeError):
     """No usable answer: the endpoint failed after retries, timed out, or refused the request."""
+
+
+class LLMRefused(LLMError):
+    """The endpoint refused the request itself (HTTP 401, 403 or 404: a wrong key or model)."""
+
+
+class LLMSetupError(LLMError, ValueError):
+    """The LLM the user named cannot be used at all (no key, a missing model file or package,
+    an endpoint that refuses the model at its first request): raised to the user, never
+    replaced by a fallback. The message names what is missing."""
 
 
 @dataclass(frozen=True)
@@ -140,3 +152,107 @@ class UsageMeter:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+
+
+def llm_endpoint(llm: Any) -> str:
+    """Where ``llm`` answers, fit for logs and study attributes: ``host:port`` of its
+    ``base_url`` (no scheme, path, credentials or query), ``"in process"`` for a backend
+    without one (the embedded model, your own object)."""
+    from urllib.parse import urlsplit
+
+    url = getattr(llm, "base_url", None)
+    if not isinstance(url, str) or not url:
+        return "in process"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        return f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return "unknown"
+
+
+_TRACE_CONTEXT: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("llmnas_trace_context", default={})
+
+
+def _trace_var() -> contextvars.ContextVar[dict[str, Any]]:
+    return _TRACE_CONTEXT
+
+
+@contextlib.contextmanager
+def trace_context(**ids: Any) -> Iterator[None]:
+    """Within this block, every trace record (``LLMNAS_LLM_TRACE``) of this thread carries
+    ``ids`` (hosts pass the study and trial, or the experiment and model), e.g.
+    ``with trace_context(study="s", trial=3): llm.complete(...)``."""
+    var = _trace_var()
+    token = var.set({**var.get(), **{k: v for k, v in ids.items() if v is not None}})
+    try:
+        yield
+    finally:
+        var.reset(token)
+
+
+def current_trace_context() -> dict[str, Any]:
+    """The ids set by the enclosing :func:`trace_context` blocks (empty outside any)."""
+    return dict(_trace_var().get())
+
+
+# --------------------------------------------------------------------------- bounded waits
+
+DEFAULT_LLM_TIMEOUT_S = 60.0
+"""How long one proposal (a trial, or an NNI batch) waits for the LLM at most, every exchange
+and retry together, unless ``LLMNAS_LLM_TIMEOUT`` or ``llm_timeout=`` says otherwise."""
+
+
+class LLMTimeout(LLMError):
+    """The LLM did not answer within its time (a request timeout, or the proposal's time
+    limit ran out); the pipeline counts these and rests an endpoint that keeps timing out."""
+
+
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("llmnas_llm_deadline", default=None)
+
+
+def llm_timeout_setting(value: float | None = None) -> float:
+    """``value`` when given, else ``LLMNAS_LLM_TIMEOUT`` (seconds), else
+    :data:`DEFAULT_LLM_TIMEOUT_S`; a value that is not a positive finite number is a
+    ``ValueError`` naming where it came from."""
+    import math
+    import os
+
+    where = "llm_timeout"
+    if value is None:
+        text = os.environ.get("LLMNAS_LLM_TIMEOUT", "").strip()
+        if not text:
+            return DEFAULT_LLM_TIMEOUT_S
+        where = "LLMNAS_LLM_TIMEOUT"
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{where} must be a number of seconds > 0, got {text!r}.") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{where} must be a number of seconds > 0, got {value!r}.")
+    return float(value)
+
+
+@contextlib.contextmanager
+def llm_deadline(seconds: float | None) -> Iterator[None]:
+    """Within this block (this thread), LLM exchanges end within ``seconds`` from now, all
+    together (a nested block can only shorten it); ``None``: no bound added."""
+    import time
+
+    current = _DEADLINE.get()
+    new = current if seconds is None else time.monotonic() + seconds
+    if current is not None and new is not None:
+        new = min(current, new)
+    token = _DEADLINE.set(new)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds left before the enclosing :func:`llm_deadline` (``None`` outside any)."""
+    import time
+
+    deadline = _DEADLINE.get()
+    return None if deadline is None else deadline - time.monotonic()

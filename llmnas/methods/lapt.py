@@ -49,7 +49,7 @@ from ..history import History, Observation
 from ..knowledge import FORMAT as KNOWLEDGE_FORMAT
 from ..knowledge import TRANSFER_PREFIX, KnowledgeStore
 from ..prompts import lapt as prompts
-from ..proposals import Context, Proposal
+from ..proposals import Context, Proposal, short_rationale
 from ..space import Categorical, Config, Float, Integer, SearchSpace
 from .base import Method
 from .operators import mutate, tournament
@@ -315,7 +315,9 @@ class LAPT(Method):
             return latest[1]
         if j == 0 or latest is None:
             learned = self._learn(ctx, upcoming)
-            if j == 0:
+            if j == 0 or ctx.knowledge.latest(KEY) is None:
+                # Nothing learned to adapt (e.g. every source architecture failed): the full
+                # space until the source holds an evaluated architecture.
                 return learned
         return self._adapt(ctx, point, upcoming)
 
@@ -384,7 +386,8 @@ class LAPT(Method):
     # -- adaptation ----------------------------------------------------------------------------
     def _adapt(self, ctx: Context, point: int, upcoming: int) -> dict[str, Any]:
         latest = ctx.knowledge.latest(KEY)
-        assert latest is not None
+        if latest is None:  # nothing stored to adapt: learn (or search the full space) instead
+            return self._learn(ctx, upcoming)
         last_step, current = latest
         original = ctx.knowledge.get(f"{KEY}/{self.learn_step}") or current
         observations = list(ctx.history)
@@ -466,7 +469,7 @@ class LAPT(Method):
         if len(out) < n:
             for config in _remaining(refined, ctx.rng, n - len(out), seen, ctx.space):
                 accept(config, "random in the refined space")
-        proposals = _emit(ctx, out, "evolution", reasons)
+        proposals = _emit(ctx, out, "evolution", reasons, rationale=short_rationale(principles.get("text") or ""))
         if len(proposals) < n:
             logger.warning("LAPT: the refined space (%g configurations) is exhausted; %d proposal(s) come from "
                            "the full space.", refined.size(), n - len(proposals))
@@ -638,12 +641,13 @@ def _remaining(refined: SearchSpace, rng: Any, n: int, seen: set, space: SearchS
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _emit(ctx: Context, configs: Iterable[Config], source: str, reason: str | Sequence[str]) -> list[Proposal]:
+def _emit(ctx: Context, configs: Iterable[Config], source: str, reason: str | Sequence[str], *,
+          rationale: str = "") -> list[Proposal]:
     out: list[Proposal] = []
     for i, config in enumerate(configs):
         if ctx.is_new(config) and not ctx.problems(config):
             ctx.take(config)
-            out.append(Proposal(config, source, reason if isinstance(reason, str) else reason[i]))
+            out.append(Proposal(config, source, reason if isinstance(reason, str) else reason[i], rationale))
     if source == "fallback" and out:
         ctx.stats.add_fallback(out[0].reason, len(out))
     ctx.proposals_so_far += len(out)

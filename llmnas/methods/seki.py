@@ -155,7 +155,7 @@ class SEKI(Method):
             logger.debug("SEKI step %d: reusing the strategy another worker wrote", step)
         proposals, _ = ctx.ask_proposals(
             prompts.generation_messages(ctx, strategy, current, n), n, self.fallback,
-            purpose="self-evolution",
+            purpose="self-evolution", rationale=strategy,
         )
         return proposals
 

@@ -231,5 +231,6 @@ def test_a_rerun_from_scratch_asks_the_llm_again_for_the_same_runs(fake_openai, 
     keys = [{run_key(r) for r in read_runs(folder / "runs.jsonl")} for folder in (recorded, out)]
     assert keys[0] == keys[1]
     assert any((out / "llm-cache").rglob("*.json"))  # its own answers, kept beside its results
-    with pytest.raises(SystemExit, match="--from-scratch repeats a recorded folder"):
+    with pytest.raises(SystemExit) as info:
         main(["compare", "--from-scratch", "--out", str(tmp_path / "x")])
+    assert info.value.code == 2 and "--from-scratch repeats a recorded folder" in capsys.readouterr().err

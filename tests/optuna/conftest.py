@@ -89,12 +89,15 @@ def llm_env(fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> F
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real PostgreSQL server for the session (``pgserver`` ships the binaries; installed
-    with the ``dev`` extra), on a Unix socket in a temporary folder; stopped at the end."""
+    with the ``postgres`` extra, the tests that use it are skipped without it), on a Unix socket
+    in a temporary folder; stopped at the end."""
     import warnings
 
+    reason = "PostgreSQL tests need the postgres extra: pip install -e '.[postgres]'"
+    pytest.importorskip("psycopg2", reason=reason)
     with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set" (harmless here)
         warnings.simplefilter("ignore")
-        import pgserver
+        pgserver = pytest.importorskip("pgserver", reason=reason)
 
         server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
     try:

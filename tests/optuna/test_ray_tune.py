@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("ray.tune.search.optuna", reason="Ray Tune is in the dev extra: pip install -e '.[dev]'")
+pytest.importorskip("ray.tune.search.optuna", reason="Ray Tune is in the ray extra: pip install -e '.[ray]'")
 
 import ray  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402

@@ -1,0 +1,3 @@
+from .sampler import CoLLMNASSampler
+
+__all__ = ["CoLLMNASSampler"]

@@ -1,0 +1,3 @@
+from .sampler import GPTEASampler
+
+__all__ = ["GPTEASampler"]

@@ -1,0 +1,3 @@
+from .sampler import LAPTSampler
+
+__all__ = ["LAPTSampler"]

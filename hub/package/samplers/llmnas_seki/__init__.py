@@ -1,0 +1,3 @@
+from .sampler import SEKISampler
+
+__all__ = ["SEKISampler"]
