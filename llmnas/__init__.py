@@ -19,7 +19,8 @@ _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 from .history import History, Observation, TrialState  # noqa: E402
 from .knowledge import InMemoryKnowledge, KnowledgeStore  # noqa: E402
-from .proposals import Context, PipelineStats, Proposal, SpaceExhausted  # noqa: E402
+from .options import SearchOptions  # noqa: E402
+from .proposals import Context, PipelineStats, Proposal, Source, SpaceExhausted  # noqa: E402
 from .screening import SurrogateScreen  # noqa: E402
 from .searcher import Searcher  # noqa: E402
 from .space import Categorical, Config, Dimension, Float, Integer, MultiChoice, SearchSpace  # noqa: E402
@@ -27,5 +28,5 @@ from .space import Categorical, Config, Dimension, Float, Integer, MultiChoice, 
 __all__ = [
     "Categorical", "Config", "Context", "Dimension", "Float", "History", "InMemoryKnowledge",
     "Integer", "KnowledgeStore", "MultiChoice", "Observation", "PipelineStats", "Proposal",
-    "SearchSpace", "Searcher", "SpaceExhausted", "SurrogateScreen", "TrialState", "__version__",
+    "SearchOptions", "SearchSpace", "Searcher", "Source", "SpaceExhausted", "SurrogateScreen", "TrialState", "__version__",
 ]

@@ -106,7 +106,26 @@ class InMemoryKnowledge(KnowledgeStore):
 
     def __init__(self, entries: Mapping[str, Any] | None = None) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[str, Any] = dict(entries or {})
+        self._entries: dict[str, Any] = {}
+        self._latest: dict[str, tuple[int, str]] = {}  # prefix -> (largest n, its key): latest() in O(1)
+        for key, value in (entries or {}).items():
+            self._insert(key, value)
+
+    def _insert(self, key: str, value: Any) -> Any:
+        """``setdefault`` that keeps the :meth:`latest` index (callers hold the lock)."""
+        if key in self._entries:
+            return self._entries[key]
+        self._entries[key] = value
+        head, _, tail = key.rpartition("/")
+        if tail.isdigit():
+            try:
+                n = int(tail)
+            except ValueError:  # a non-ASCII digit: never an entry of latest()
+                return value
+            known = self._latest.get(head)
+            if known is None or n > known[0]:  # on ties the first written wins, as in a scan
+                self._latest[head] = (n, key)
+        return value
 
     def get(self, key: str) -> Any | None:
         with self._lock:
@@ -115,7 +134,12 @@ class InMemoryKnowledge(KnowledgeStore):
     def put(self, key: str, value: Any) -> Any:
         json.dumps(value)  # refuse what cannot be stored or exported
         with self._lock:
-            return self._entries.setdefault(key, value)
+            return self._insert(key, value)
+
+    def latest(self, prefix: str) -> tuple[int, Any] | None:
+        with self._lock:
+            known = self._latest.get(prefix.rstrip("/"))
+            return (known[0], self._entries[known[1]]) if known is not None else None
 
     def items(self) -> dict[str, Any]:
         with self._lock:
@@ -125,5 +149,4 @@ class InMemoryKnowledge(KnowledgeStore):
         return {"entries": self.items()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._lock = threading.Lock()
-        self._entries = dict(state["entries"])
+        self.__init__(state["entries"])  # type: ignore[misc]

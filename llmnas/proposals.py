@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .history import History
+from .history import History, TakenKeys
 from .knowledge import KnowledgeStore
 from .llm.protocol import LLM, LLMError, LLMRefused, LLMSetupError, LLMTimeout, Message, time_left
+from .provenance import (  # noqa: F401  (re-exported: methods and hosts import them from here)
+    RATIONALE_CHARS, SCREEN_REASON, SOURCE_LABELS, Proposal, Source, provenance, short_rationale,
+)
 from .space import Config, SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -31,7 +35,7 @@ logger = logging.getLogger(__name__)
 HostValidator = Callable[[Config], Sequence[str]]
 """The host's own rules: returns the problems of a configuration (empty when valid)."""
 
-FallbackOperator = Callable[["Context", int, set], list[Config]]
+FallbackOperator = Callable[["Context", int, "Set[Any]"], list[Config]]
 """A method's non-LLM operator: ``(ctx, n, taken_keys) -> up to n new configurations``."""
 
 
@@ -49,79 +53,6 @@ class SpaceExhausted(SearchStopped):
 
 class TargetReached(SearchStopped):
     """The method's stop rule fired (e.g. CoLLM-NAS reached its target score)."""
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """One configuration to evaluate and where it came from.
-
-    ``source`` is ``"llm"`` (first answer), ``"llm-reask"`` (answer to the re-ask),
-    ``"fallback"`` (the method's own operator standing in) or the name of a method's own
-    operator (e.g. LAPT's ``"evolution"``, GPT-EA's ``"ga"``); ``reason`` says why a fallback
-    was used; ``rationale`` is the LLM's reasoning behind an LLM proposal (e.g. SEKI's
-    strategy), at most :data:`RATIONALE_CHARS` characters. :func:`provenance` turns a source
-    into the label hosts show (``llmnas_source``).
-    """
-
-    config: Config
-    source: str
-    reason: str = ""
-    rationale: str = ""
-
-
-RATIONALE_CHARS = 300
-"""The longest rationale a proposal carries (hosts show it as ``llmnas_rationale``)."""
-
-SOURCE_LABELS = {
-    "llm": "the LLM's answer",
-    "llm-reask": "the LLM's answer to the re-ask (its first answer was invalid or a duplicate)",
-    "operator:<name>": "the method's own operator, by name (LAPT's evolution, GPT-EA's ga, init, prior)",
-    "screen": "the surrogate screen picked this operator candidate over the LLM's proposals",
-    "fallback": "the method's operator (or the host) stood in for the LLM; the reason is given with it",
-    "fixed": "the parameters were fixed by the user (enqueued trial)",
-    "random": "sampled at random: the study knew no search space yet (a define-by-run study's first trials)",
-    "exhausted": "every configuration was tried: a re-evaluation",
-    "none": "the trial suggested no parameter: nothing to propose",
-    "restored": "NNI: a model read back from the experiment's database on resume",
-    "resubmitted": "NNI: a model submitted again after a resume (it never ran)",
-}
-"""The documented vocabulary of provenance labels (Optuna's ``llmnas_source`` user attribute,
-NNI's ``provenance()``)."""
-
-SCREEN_REASON = "the surrogate screen preferred the operator's candidate"
-"""The fallback reason of a candidate the surrogate screen chose (its provenance is the screen)."""
-_HOST_LABELS = {"fixed", "random", "exhausted", "none", "restored", "resubmitted"}
-
-
-def provenance(source: str, reason: str = "") -> tuple[str, str]:
-    """The label of :data:`SOURCE_LABELS` for a proposal's ``source`` and, for a fallback,
-    its reason (else ``""``).
-
-    >>> provenance("llm"), provenance("evolution"), provenance("fallback", "LLM call failed")
-    (('llm', ''), ('operator:evolution', ''), ('fallback', 'LLM call failed'))
-    """
-    if source in ("llm", "llm-reask"):
-        return source, ""
-    if source == "fallback" and reason == SCREEN_REASON:
-        return "screen", ""
-    if source == "fallback":
-        return "fallback", reason or "unknown"
-    if source == "host-fallback":
-        return "fallback", f"the host picked it ({reason})" if reason else "the host picked it"
-    if source in _HOST_LABELS:
-        return source, reason
-    return f"operator:{source}", ""
-
-
-def short_rationale(text: Any) -> str:
-    """``text`` (a string, or a mapping/list of strings) as one line of at most
-    :data:`RATIONALE_CHARS` characters."""
-    if isinstance(text, Mapping):
-        text = "; ".join(f"{k}: {v}" for k, v in text.items() if isinstance(v, (str, int, float)))
-    elif isinstance(text, (list, tuple)):
-        text = "; ".join(str(t) for t in text)
-    text = " ".join(str(text or "").split())
-    return text if len(text) <= RATIONALE_CHARS else text[: RATIONALE_CHARS - 1] + "…"
 
 
 class LLMHealth:
@@ -229,6 +160,13 @@ class Context:
     Methods never talk to the LLM directly: they go through :meth:`ask_json` (free-form
     structured answers, e.g. a strategy in words) and :meth:`ask_proposals` (the pipeline),
     which count calls, enforce the call budget and never raise on LLM failure.
+
+    Bookkeeping of proposals goes through :meth:`accept` alone: it takes the configuration,
+    counts it in :attr:`proposals_so_far` and books it for the pipeline statistics, which
+    :meth:`commit` counts once the batch is final (the searcher calls it after the surrogate
+    screen, which withdraws what it drops with :meth:`withdraw`: no counter is corrected).
+    :attr:`taken` is a :class:`TakenKeys` over the history's maintained keys: building a
+    context costs O(running trials), not O(history).
     """
 
     space: SearchSpace
@@ -245,11 +183,13 @@ class Context:
     proposals_so_far: int = 0
     temperature: float | None = None
     method_name: str = "method"
-    taken: set = field(default_factory=set)
+    taken: Set[Any] = field(default_factory=set)  # extra keys to avoid; becomes a TakenKeys (see above)
     last_miss: str = ""  # why the last ask_json returned None
     llm_unavailable: str = ""  # why there is no LLM when one was asked for (spec failed to resolve)
     role_llms: Mapping[str, LLM | None] = field(default_factory=dict)  # e.g. navigator / generator
     health: LLMHealth | None = None  # rests an endpoint that keeps timing out (the searcher's)
+    accepted: list[Proposal] = field(default_factory=list, init=False)  # booked, not yet committed
+    _open: int = field(default=0, init=False, repr=False)  # accepted in the batch being built
 
     def llm_for(self, role: str | None) -> LLM | None:
         """The LLM of a role (``"navigator"``, ``"generator"``, ...); the default LLM when the
@@ -259,9 +199,9 @@ class Context:
         return self.llm
 
     def __post_init__(self) -> None:
-        keys = {self.space.key(o.config) for o in self.history}
-        keys.update(self.space.key(c) for c in self.pending)
-        self.taken |= keys
+        own = set(self.taken._own if isinstance(self.taken, TakenKeys) else self.taken)
+        own.update(self.space.key(c) for c in self.pending)
+        self.taken = TakenKeys(self.history.keys(self.space), own)
 
     # -- validity and identity ---------------------------------------------------------------
     def problems(self, config: Config) -> list[str]:
@@ -279,15 +219,59 @@ class Context:
     def exhausted(self) -> bool:
         return len(self.taken) >= self.space.size()
 
+    # -- bookkeeping -------------------------------------------------------------------------
+    def accept(self, proposal: Proposal) -> Proposal:
+        """Book one proposal for the host: its configuration is taken (never proposed twice),
+        it counts in :attr:`proposals_so_far`, and :meth:`commit` counts it in the pipeline
+        statistics by its source (LLM answers, re-asks, fallbacks by reason). Returns it."""
+        self.take(proposal.config)
+        self.accepted.append(proposal)
+        self.proposals_so_far += 1
+        self._open += 1
+        return proposal
+
+    def withdraw(self, proposal: Proposal) -> None:
+        """Un-book an accepted proposal that will not be served (the surrogate screen dropped
+        it); its configuration stays taken."""
+        for i, booked in enumerate(self.accepted):
+            if booked is proposal:
+                del self.accepted[i]
+                self.proposals_so_far -= 1
+                return
+        raise ValueError("withdraw: the proposal was not accepted in this context (or already committed)")
+
+    def end_batch(self) -> None:
+        """Close the batch being built: from now on its proposals count as made for the call
+        budget (:meth:`may_call_llm` counts a batch's own proposals as ``upcoming``)."""
+        self._open = 0
+
+    def commit(self) -> int:
+        """Count the booked proposals in the pipeline statistics (each once) and clear the
+        booking; the number counted."""
+        accepted, self.accepted = self.accepted, []
+        fallbacks: dict[str, int] = {}
+        for proposal in accepted:
+            if proposal.source == Source.LLM:
+                self.stats.add("accepted_llm")
+            elif proposal.source == Source.LLM_REASK:
+                self.stats.add("accepted_reask")
+            elif proposal.source == Source.FALLBACK:
+                reason = proposal.reason or "unknown"
+                fallbacks[reason] = fallbacks.get(reason, 0) + 1
+        for reason, count in fallbacks.items():
+            self.stats.add_fallback(reason, count)
+        return len(accepted)
+
     # -- the LLM -----------------------------------------------------------------------------
     def may_call_llm(self, upcoming: int, role: str | None = None) -> bool:
         """Whether one more call keeps calls ≤ ``max_calls_per_proposal`` × proposals made,
         counting the ``upcoming`` proposals of the batch being built."""
         if self.llm_for(role) is None:
             return False
-        planned = self.proposals_so_far + upcoming
+        made = self.proposals_so_far - self._open  # the batch's own proposals are in ``upcoming``
+        planned = made + upcoming
         if self.budget is not None:  # proposals past the budget will never be evaluated
-            planned = min(planned, max(self.budget, self.proposals_so_far))
+            planned = min(planned, max(self.budget, made))
         allowed = self.max_calls_per_proposal * planned
         return self.stats["llm_calls"] + 1 <= allowed + 1e-9
 
@@ -419,12 +403,11 @@ class Context:
                     self.stats.add("duplicates")
                     problems.append(f"architecture {i + 1} was already tried or is running: {self.space.format_config(config)}")
                 else:
-                    self.take(config)
                     reasoning = [str(data[k]) for k in (extra_properties or {})
                                  if isinstance(data, dict) and isinstance(data.get(k), str)]
                     why = short_rationale([t for t in [short_rationale(rationale), *reasoning] if t])
-                    accepted.append(Proposal(config, "llm-reask" if attempt else "llm", rationale=why))
-                    self.stats.add("accepted_reask" if attempt else "accepted_llm")
+                    source = Source.LLM_REASK if attempt else Source.LLM
+                    accepted.append(self.accept(Proposal(config, source, rationale=why)))
                 if len(accepted) >= n:
                     break
             if len(accepted) >= n:
@@ -445,20 +428,17 @@ class Context:
                     break
                 for config in configs[:wanted]:
                     if self.is_new(config) and not self.problems(config):
-                        self.take(config)
-                        accepted.append(Proposal(config, "fallback", fallback_reason))
+                        accepted.append(self.accept(Proposal(config, Source.FALLBACK, fallback_reason)))
                     else:
                         rejected.add(self.space.key(config))
-            filled = len(accepted) - (n - missing)
-            self.stats.add_fallback(fallback_reason or "unknown", filled)
-        n_llm = sum(p.source != "fallback" for p in accepted)
+        n_llm = sum(p.source != Source.FALLBACK for p in accepted)
         logger.info(
             "%s: batch of %d: %d from the LLM, %d from the fallback operator%s; %d LLM calls for %d proposals so far",
             self.method_name, len(accepted), n_llm, len(accepted) - n_llm,
             f" ({fallback_reason})" if len(accepted) > n_llm else "",
-            self.stats["llm_calls"], self.proposals_so_far + len(accepted),
+            self.stats["llm_calls"], self.proposals_so_far,
         )
-        self.proposals_so_far += len(accepted)
+        self.end_batch()
         return accepted, answer
 
     def _no_llm_reason(self) -> str:

@@ -116,7 +116,7 @@ class SurrogateScreen:
 
     def ready(self, history: History) -> bool:
         """Whether the history holds enough results to fit the model."""
-        return len(history.usable) >= self.min_observations
+        return history.n_usable >= self.min_observations
 
     def rank(self, space: SearchSpace, history: History, candidates: Sequence[Config], n: int) -> list[Config]:
         """The ``n`` candidates to evaluate, best first (all of them, in order, when
@@ -145,12 +145,14 @@ class SurrogateScreen:
         return [candidates[i] for i in picked]
 
     def _training_set(self, history: History) -> list:
-        ranked = history.ranked()
-        if len(ranked) <= self.max_observations:
-            return ranked
-        keep = ranked[: self.max_observations // 2]
+        """The best half of ``max_observations`` and the most recent others (O(max), not O(n))."""
+        if history.n_usable <= self.max_observations:
+            return history.ranked()
+        keep = history.top(self.max_observations // 2)
         kept = {id(o) for o in keep}
-        recent = [o for o in reversed(history.usable) if id(o) not in kept]
+        # The most recent others are among the last max_observations usable ones (at most
+        # len(keep) of those are kept).
+        recent = [o for o in history.recent_usable(self.max_observations) if id(o) not in kept]
         return keep + recent[: self.max_observations - len(keep)]
 
 

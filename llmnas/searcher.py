@@ -13,29 +13,34 @@ Example:
     >>> searcher = Searcher(SEKI(budget=10), llm=None, seed=0, use_llm=False)
     >>> space = SearchSpace([Categorical("op", ["a", "b", "c"])])
     >>> [p] = searcher.next_proposals(space, History(), [], InMemoryKnowledge())
-    >>> p.source
-    'fallback'
+    >>> p.source, p.source == "fallback"
+    (<Source.FALLBACK: 'fallback'>, True)
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from .history import History
 from .knowledge import KnowledgeStore
-from .llm.protocol import LLM, LLMSetupError, llm_deadline, llm_timeout_setting
+from .llm.protocol import LLM, LLMSetupError, llm_deadline
 from .methods.base import Method
 from .methods.operators import unique_random
+from .options import SearchOptions, SearchOptionsKwargs, check_keywords
 from .proposals import (
-    SCREEN_REASON, Context, HostValidator, LLMHealth, PipelineStats, Proposal, SpaceExhausted, TargetReached,
+    SCREEN_REASON, Context, HostValidator, LLMHealth, PipelineStats, Proposal, Source, SpaceExhausted,
+    TakenKeys, TargetReached,
 )
 from .screening import SurrogateScreen
 from .space import Config, SearchSpace
+from .untried import find_untried, repeat_candidate
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 logger = logging.getLogger(__name__)
 
@@ -45,91 +50,30 @@ class Searcher:
 
     Args:
         method: the search method.
-        llm: an LLM object, a spec string (``"local"``, ``"openai:<model>"``, a base URL) or
-            ``None`` for the environment's choice (see :func:`llmnas.llm.resolve_llm`).
-        seed: seeds the random generator (fallback operators, LLM sampling seeds).
-        task: an optional task description added to prompts.
-        max_calls_per_proposal: the LLM call budget: calls ≤ this × proposals (default 0.5:
-            at most one call per two evaluated architectures).
-        temperature: sampling temperature passed to the LLM (``None``: the backend's default).
-        use_llm: ``False`` turns the LLM off (the method's own operators only: an ablation).
-        role_llms: LLMs (objects or specs) for the method's roles (``method.llm_roles``, e.g.
-            ``{"navigator": "openai:gpt-4o", "generator": "http://127.0.0.1:8000/v1"}``); a role
-            left out uses ``llm``. Each is resolved on first use, like ``llm``.
-        prefetch: propose the next batch in a background thread once fewer than
-            ``prefetch_below`` proposals are buffered, so workers take proposals without
-            waiting for the LLM. The batch then sees the history of when it was started (the
-            trials finished meanwhile are not in its prompt; duplicates are still dropped when
-            served). Off by default: the paper's loop, each batch seeing every result so far.
-        prefetch_below: the buffer size under which the next batch is started (2).
-        screen: ``True`` or a :class:`~llmnas.screening.SurrogateScreen`: each batch the
-            method proposes competes with many more candidates of its own operator, and a
-            surrogate fitted on the history picks which of them are evaluated (our addition,
-            not the papers'; see :mod:`llmnas.screening`). Off by default: the paper's method.
-        llm_timeout: seconds one proposal (a trial's, or an NNI batch's) waits for an
-            OpenAI-compatible endpoint at most, every exchange and retry together (default
-            ``LLMNAS_LLM_TIMEOUT``, else 60). Calls still due after it are skipped (the
-            method's operator fills in); after two timeouts in a row the endpoint is rested
-            for 2, then 4, 8, ... calls. The embedded model runs in process: not bounded.
-        llm_retries: retries of one exchange (rate limits, timeouts, 5xx) for an LLM given as a
-            spec or from the environment (default 4).
-        llm_request_timeout: seconds per HTTP attempt for such an LLM (default 60, or
-            ``llm_timeout`` when shorter).
+        options: the shared options (:class:`~llmnas.options.SearchOptions`, each documented
+            there), or give them as keywords (``Searcher(method, seed=0, use_llm=False)``).
     """
 
     def __init__(
-        self,
-        method: Method,
-        *,
-        llm: LLM | str | None = None,
-        seed: int | None = None,
-        task: str | None = None,
-        max_calls_per_proposal: float = 0.5,
-        temperature: float | None = None,
-        use_llm: bool = True,
-        role_llms: Mapping[str, LLM | str | None] | None = None,
-        prefetch: bool = False,
-        prefetch_below: int = 2,
-        screen: bool | SurrogateScreen = False,
-        llm_timeout: float | None = None,
-        llm_retries: int | None = None,
-        llm_request_timeout: float | None = None,
+        self, method: Method, *, options: SearchOptions | None = None, **keywords: Unpack[SearchOptionsKwargs],
     ) -> None:
         if not isinstance(method, Method):
             raise TypeError(f"method must be an llmnas Method, got {type(method).__name__}.")
-        role_llms = {k: v for k, v in (role_llms or {}).items() if v is not None}
+        if options is not None and keywords:
+            raise TypeError("Searcher() takes options= or the options as keywords, not both.")
+        check_keywords("Searcher", keywords, set(SearchOptions.names()))
+        options = options if options is not None else SearchOptions(**keywords)
+        role_llms = {k: v for k, v in (options.role_llms or {}).items() if v is not None}
         unknown = sorted(set(role_llms) - set(method.llm_roles))
         if unknown:
             raise ValueError(f"{method.name} has no LLM role {unknown}; its roles: {list(method.llm_roles) or 'none'}.")
-        for what, spec in [("llm", llm)] + [(f"{role}_llm", s) for role, s in role_llms.items()]:
-            _check_spec(what, spec)
-        if isinstance(max_calls_per_proposal, bool) or not isinstance(max_calls_per_proposal, (int, float)) \
-                or not math.isfinite(max_calls_per_proposal) or max_calls_per_proposal <= 0:
-            raise ValueError(f"max_calls_per_proposal must be a finite number > 0 (LLM calls per proposed "
-                             f"architecture), got {max_calls_per_proposal!r}.")
-        if task is not None and not isinstance(task, str):
-            raise ValueError(f"task must be a string (a short task description for the prompts) or None, "
-                             f"got {task!r}.")
-        for name, flag in (("use_llm", use_llm), ("prefetch", prefetch)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {flag!r}.")
-        if not isinstance(screen, (bool, np.bool_, SurrogateScreen)):
-            raise ValueError(f"screen must be True, False or a SurrogateScreen, got {screen!r}.")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}.")
-        if temperature is not None and (
-            isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2
-        ):
-            raise ValueError(f"temperature must be a number in [0, 2] or None, got {temperature!r}.")
-        self.llm_timeout = llm_timeout_setting(llm_timeout)  # a bad value or LLMNAS_LLM_TIMEOUT: ValueError
-        if llm_retries is not None and (isinstance(llm_retries, bool) or not isinstance(llm_retries, int)
-                                        or llm_retries < 0):
-            raise ValueError(f"llm_retries must be an integer >= 0 or None, got {llm_retries!r}.")
-        if llm_request_timeout is not None and (isinstance(llm_request_timeout, bool) or not isinstance(
-                llm_request_timeout, (int, float)) or not math.isfinite(llm_request_timeout) or llm_request_timeout <= 0):
-            raise ValueError(f"llm_request_timeout must be a number of seconds > 0 or None, got {llm_request_timeout!r}.")
-        self.llm_retries = llm_retries
-        self.llm_request_timeout = llm_request_timeout
+        self.options = options
+        self.llm_timeout = options.resolved_llm_timeout
+        self.llm_retries = options.llm_retries
+        self.llm_request_timeout = options.llm_request_timeout
+        llm, seed, task, use_llm = options.llm, options.seed, options.task, options.use_llm
+        max_calls_per_proposal, temperature = options.max_calls_per_proposal, options.temperature
+        prefetch, prefetch_below, screen = options.prefetch, options.prefetch_below, options.screen
         self.health = LLMHealth()
         self.method = method
         self.llm_spec = llm
@@ -214,8 +158,40 @@ class Searcher:
                                self.method.name, role, type(exc).__name__, exc, role)
         return self._role_llms[role] or self.llm
 
+    # -- what the searcher decides for every host --------------------------------------------
+    @property
+    def has_stop_rule(self) -> bool:
+        """Whether the method's stop rule may ever fire (hosts skip building what it reads)."""
+        return self.method.has_stop_rule
+
+    def plan_budget(self, host_budget: int | None = None, where: str = "the host") -> tuple[int | None, str]:
+        """The evaluations the method plans with, and where the number came from: the
+        ``budget`` option, else ``host_budget`` (what the host knows, e.g. NNI's
+        ``max_model_count``), else the method's own default."""
+        if self.options.budget is not None:
+            return self.options.budget, "the budget argument"
+        if host_budget is not None:
+            return host_budget, where
+        return self.method.budget_hint(), "the method's default (the host's budget is unknown)"
+
+    def untried(
+        self, space: SearchSpace, is_taken: Callable[[Config], bool], validator: HostValidator,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[Config | None, bool]:
+        """A configuration the host may evaluate when the method gives none (at random, then by
+        enumerating a small space), and whether the space is proven exhausted; see
+        :func:`llmnas.untried.find_untried`."""
+        return find_untried(space, is_taken, validator, rng if rng is not None else self.rng)
+
+    def repeat_candidate(self, space: SearchSpace, history: History) -> Config:
+        """A configuration to evaluate again when nothing new is left: a finished one that
+        follows the method's rules, else a random one."""
+        return repeat_candidate(space, [o.config for o in history], self.method.problems, self.rng)
+
     def stop_reason(self, history: History) -> str | None:
         """The method's stop rule on ``history`` (``None``: go on)."""
+        if not self.has_stop_rule:
+            return None
         try:
             return self.method.stop_reason(history)
         except Exception:  # a broken stop rule must not stop or break the host
@@ -246,7 +222,7 @@ class Searcher:
         if reason:
             raise TargetReached(f"{self.method.name}: {reason}")
         host_validator = self.with_method_rules(host_validator)
-        taken = {space.key(o.config) for o in history} | {space.key(c) for c in pending}
+        taken = TakenKeys(history.keys(space), (space.key(c) for c in pending))  # O(pending), not O(history)
         served = self._take(space, taken, n, partial=False)
         if served is None:
             with self._lock:  # also waits for a background batch being proposed
@@ -264,7 +240,7 @@ class Searcher:
                                  host_validator, budget)
         return served
 
-    def _take(self, space: SearchSpace, taken: set, n: int, *, partial: bool) -> list[Proposal] | None:
+    def _take(self, space: SearchSpace, taken: TakenKeys, n: int, *, partial: bool) -> list[Proposal] | None:
         """Up to ``n`` buffered proposals not taken meanwhile; ``None`` when fewer than ``n``
         are buffered and ``partial`` is off."""
         with self._buffer_lock:
@@ -324,6 +300,7 @@ class Searcher:
             new = self._fallback(ctx, want, "host rejected the operator's configurations", tries=20)
         if self.screen is not None and new and self.screen.ready(history):
             new = self._screened(ctx, new)
+        ctx.commit()  # the batch is final: its proposals are counted once, as what they are
         self.proposals_made = ctx.proposals_so_far
         with self._buffer_lock:
             self._buffer.extend(new)
@@ -363,13 +340,14 @@ class Searcher:
     def with_method_rules(self, host_validator: HostValidator | None) -> HostValidator | None:
         """The host's rules followed by the method's own (:meth:`Method.problems`, e.g. a
         resource limit): hosts use it for any configuration they pick themselves too."""
-        if type(self.method).problems is Method.problems:
-            return host_validator
+        if type(self.method).problems is Method.problems or getattr(host_validator, "with_method_rules", False):
+            return host_validator  # nothing to add, or added already
 
         def validate(config: Config) -> list[str]:
             problems = list(host_validator(config)) if host_validator is not None else []
             return problems or list(self.method.problems(config))
 
+        validate.with_method_rules = True  # type: ignore[attr-defined]
         return validate
 
     def _fallback(self, ctx: Context, n: int, reason: str, tries: int = 1) -> list[Proposal]:
@@ -378,24 +356,23 @@ class Searcher:
         out: list[Proposal] = []
         for config in self.method.fallback(ctx, n, ctx.taken)[:n]:
             if ctx.is_new(config) and not ctx.problems(config):
-                ctx.take(config)
-                out.append(Proposal(config, "fallback", reason))
+                out.append(ctx.accept(Proposal(config, Source.FALLBACK, reason)))
         budget = tries * 100 * max(1, n)
         while len(out) < n and budget > 0 and not ctx.exhausted():
             budget -= 1
             config = ctx.space.sample(ctx.rng)
             if ctx.is_new(config) and not ctx.problems(config):
-                ctx.take(config)
-                out.append(Proposal(config, "fallback", reason))
-        ctx.stats.add_fallback(reason, len(out))
-        ctx.proposals_so_far += len(out)
+                out.append(ctx.accept(Proposal(config, Source.FALLBACK, reason)))
+        ctx.end_batch()
         return out
 
     def _screened(self, ctx: Context, proposals: list[Proposal]) -> list[Proposal]:
         """``proposals`` and many more candidates of the method's operator, ranked by the
-        surrogate screen: the best ``len(proposals)`` of them, counted in the pipeline's
-        statistics as what they are (LLM answers or operator proposals). ``screened_out`` counts
-        every proposal the screen dropped, ``screened_out_llm`` those that were LLM answers."""
+        surrogate screen: the best ``len(proposals)`` of them. The dropped ones are withdrawn
+        from the context's booking and the chosen candidates accepted, so :meth:`Context.commit`
+        counts what is served as what it is (LLM answers or operator proposals).
+        ``screened_out`` counts every proposal the screen dropped, ``screened_out_llm`` those
+        that were LLM answers."""
         assert self.screen is not None
         n = len(proposals)
         extra: list[Config] = []
@@ -416,20 +393,17 @@ class Searcher:
             return proposals
         ctx.stats.add("screened_candidates", len(pool))
         kept = [p for p in proposals if ctx.space.key(p.config) in picked]
+        booked = {id(p) for p in ctx.accepted}
         for p in proposals:
             if ctx.space.key(p.config) in picked:
                 continue
             ctx.stats.add("screened_out")  # whatever made it: LLM, the method's own operator, a fallback
-            if p.source == "fallback":
-                ctx.stats.add_fallback(p.reason, -1)
-            elif p.source in ("llm", "llm-reask"):  # counted as accepted LLM answers when made
-                ctx.stats.add("accepted_llm" if p.source == "llm" else "accepted_reask", -1)
+            if p.source in (Source.LLM, Source.LLM_REASK):
                 ctx.stats.add("screened_out_llm")
-        reason = SCREEN_REASON
-        chosen = [Proposal(c, "fallback", reason) for c in extra if ctx.space.key(c) in picked]
-        for p in chosen:
-            ctx.take(p.config)
-        ctx.stats.add_fallback(reason, len(chosen))
+            if id(p) in booked:
+                ctx.withdraw(p)  # never counted: commit() counts what is served
+        chosen = [ctx.accept(Proposal(c, Source.FALLBACK, SCREEN_REASON)) for c in extra if ctx.space.key(c) in picked]
+        ctx.end_batch()
         return kept + chosen
 
     def forget_buffer(self) -> None:
@@ -467,6 +441,21 @@ class Searcher:
             "pipeline": stats,
         }
 
+    def summary_line(self, host: str, *, host_fallbacks: int = 0, more: str = "") -> str:
+        """:meth:`summary` in one line, as the hosts log it: ``host`` (e.g. ``"sampler: 40 trials
+        finished"``), the LLM's calls and tokens, where the proposals came from (``host_fallbacks``:
+        configurations the host had to pick itself) and ``more``."""
+        s = self.summary()
+        usage, pipe = s["llm_usage"], s["pipeline"]
+        tokens = int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+        return (
+            f"{s['method']} {host}; LLM {s['llm']}: {pipe['llm_calls']} calls ({pipe['llm_errors']} failed), "
+            f"{tokens} tokens; proposals: {pipe['accepted_llm'] + pipe['accepted_reask']} from the LLM, "
+            f"{pipe['fallback_proposals'] + host_fallbacks} from fallbacks"
+            + (f" {pipe['fallback_reasons']}" if pipe["fallback_reasons"] and not host_fallbacks else "")
+            + (f"; {more}" if more else "")
+        )
+
     def state_dict(self, space: SearchSpace | None = None) -> dict[str, Any]:
         with self._lock:
             return {
@@ -474,7 +463,8 @@ class Searcher:
                 "stats": self.stats.as_dict(),
                 "proposals_made": self.proposals_made,
                 "buffer": [
-                    {"config": space.encode(p.config) if space else p.config, "source": p.source, "reason": p.reason,
+                    {"config": space.encode(p.config) if space else p.config, "source": str(p.source),
+                     "reason": p.reason,
                      "rationale": p.rationale}
                     for p in self._buffer
                 ],
@@ -508,15 +498,3 @@ class Searcher:
         self._buffer_lock = threading.Lock()
         self._prefetch_thread = None
 
-
-def _check_spec(what: str, spec: Any) -> None:
-    if spec is not None and not isinstance(spec, (str, LLM)):
-        raise TypeError(
-            f"{what} must be an LLM object, a spec string ('local', 'openai:<model>', "
-            f"'http://host:port/v1') or None; got {type(spec).__name__}."
-        )
-    if isinstance(spec, str):
-        from .llm.resolve import check_llm_available, check_llm_spec
-
-        check_llm_spec(spec)  # a typo is an error now, not a silent fallback later
-        check_llm_available(spec)  # so is a named LLM that cannot work (no key, no model file)

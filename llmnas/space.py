@@ -109,6 +109,17 @@ class Categorical:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "choices", tuple(choices))
         object.__setattr__(self, "descriptions", tuple(descriptions) if descriptions else None)
+        # Lookups built once (not dataclass fields): a choice's index by canonical form, and the
+        # canonical form of each string choice (keys are computed for every trial of a study).
+        object.__setattr__(self, "_index_of", {e: i for i, e in enumerate(encoded)})
+        object.__setattr__(self, "_str_keys", {c: e for c, e in zip(choices, encoded) if type(c) is str})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "_index_of" not in state:  # pickled before the lookups existed
+            encoded = [_canonical(c) for c in self.choices]
+            self.__dict__["_index_of"] = {e: i for i, e in enumerate(encoded)}
+            self.__dict__["_str_keys"] = {c: e for c, e in zip(self.choices, encoded) if type(c) is str}
 
     @property
     def encoded_choices(self) -> list[Any]:
@@ -131,10 +142,9 @@ class Categorical:
         raise ValueError(f"{self.name}: {value!r} is not one of {self.encoded_choices!r}")
 
     def index(self, value: Any) -> int:
-        wanted = _canonical(value)
-        for i, choice in enumerate(self.choices):
-            if _canonical(choice) == wanted:
-                return i
+        i = self._index_of.get(self.key(value))
+        if i is not None:
+            return i
         raise ValueError(f"{self.name}: {value!r} is not one of {self.encoded_choices!r}")
 
     def errors(self, value: Any) -> list[str]:
@@ -160,6 +170,10 @@ class Categorical:
         return float(len(self.choices))
 
     def key(self, value: Any) -> Any:
+        if type(value) is str:  # the common case: a string choice, its canonical form cached
+            cached = self._str_keys.get(value)
+            if cached is not None:
+                return cached
         return _canonical(value)
 
 
@@ -436,10 +450,6 @@ class SearchSpace:
         dims = [theirs.pop(d.name, d) for d in self.dimensions]
         dims.extend(d for d in other if d.name in theirs)
         return SearchSpace(dims)
-
-    def subspace(self, names: Iterable[str]) -> "SearchSpace":
-        wanted = set(names)
-        return SearchSpace(d for d in self.dimensions if d.name in wanted)
 
     # -- configurations --------------------------------------------------------------------
     def validate(self, config: Mapping[str, Any]) -> list[str]:

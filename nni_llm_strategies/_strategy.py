@@ -4,7 +4,9 @@ The strategy converts the model space once (:mod:`._space`), then loops: wait fo
 worker, ask the :class:`~llmnas.searcher.Searcher` for as many proposals as there are idle
 workers (one LLM call fills them), freeze and submit each one while the engine has budget.
 Engine events (on the engine's listener thread for the web-UI engine) record each model's
-metric and end state; the records are the history the method sees.
+metric and end state in the strategy's :class:`~._ledger.Ledger`, whose one History (appended
+to as models end, never rebuilt) is what the method sees. NNI's engines are read in
+:mod:`._engine`.
 
 Budget. NNI's engines own the evaluation budget: every submission is gated on
 ``engine.budget_available()`` and, when the engine's budget is known
@@ -16,36 +18,36 @@ own default; the choice is logged.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
-import shutil
-import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterator, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping
 
-import nni
-from nni.nas.execution import ExecutionEngine, SequentialExecutionEngine
+from nni.nas.execution import ExecutionEngine
 from nni.nas.execution.event import FinalMetricEvent, ModelEventType, TrainingEndEvent
-from nni.nas.execution.training_service import TrainingServiceExecutionEngine
 from nni.nas.space import ExecutableModelSpace, ModelStatus
 from nni.nas.strategy import Strategy
 from nni.nas.strategy.base import StrategyStatus
 
-from llmnas.history import History, Observation, TrialState
+from llmnas.history import History
 from llmnas.knowledge import InMemoryKnowledge
-from llmnas.llm.protocol import LLM, trace_context
+from llmnas.llm.protocol import trace_context
 from llmnas.methods.base import Method
-from llmnas.proposals import Proposal, SearchStopped, SpaceExhausted, provenance
-from llmnas.screening import SurrogateScreen
+from llmnas.options import SearchOptions, SearchOptionsKwargs, check_keywords
+from llmnas.proposals import Proposal, SearchStopped, SpaceExhausted
 from llmnas.searcher import Searcher
-from llmnas.space import Config
 
+from ._engine import (
+    engine_budget, experiment_status, idle_workers, list_trials, save_checkpoint_atomically, web_ui_engine,
+)
+from ._ledger import ModelRecord, Ledger, parse_metric, plain_data
 from ._space import NNISpace, convert_space
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["LLMStrategy", "ModelRecord", "STATE_VERSION", "STRATEGY_KEYWORDS", "StrategyKwargs", "parse_metric"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,42 +56,15 @@ _POLL_S = 0.2
 _DONE_PATIENCE_S = 15.0  # how long to wait for trial-end events once NNI says the experiment is done
 
 
-@dataclass
-class ModelRecord:
-    """One submitted model: what was proposed, where it came from and how it ended.
+class StrategyKwargs(SearchOptionsKwargs, total=False):
+    """:class:`LLMStrategy`'s keywords: the shared options and the strategy's own (documented on
+    :class:`LLMStrategy`)."""
 
-    ``state`` is ``"running"``, ``"complete"`` (a final metric was reported and training
-    ended well) or ``"failed"``. ``model`` is the submitted ``ExecutableModelSpace`` (held
-    here because NNI's web-UI engine keeps only weak references); ``None`` for records
-    restored from a ``state_dict``.
-    """
+    optimize_mode: Literal["maximize", "minimize"]
 
-    number: int
-    config: Config
-    source: str
-    model: ExecutableModelSpace | None = None
-    state: str = "running"
-    value: float | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    submitted_at: float = field(default_factory=time.time)
-    finished_at: float | None = None
-    finish_order: int = -1
-    metric_unusable: bool = False  # a final metric was reported but is not a finite number
-    reason: str = ""  # why a fallback stood in for the LLM
-    rationale: str = ""  # the LLM's reasoning behind the proposal
 
-    def provenance(self) -> dict[str, str]:
-        """``source`` (a label of :data:`llmnas.proposals.SOURCE_LABELS`), ``reason`` and
-        ``rationale``, as Optuna trials carry them in ``llmnas_*`` user attributes."""
-        label, reason = provenance(self.source, self.reason)
-        return {"source": label, "reason": reason, "rationale": self.rationale}
-
-    def observation(self) -> Observation:
-        complete = self.state == "complete"
-        return Observation(
-            dict(self.config), (self.value,) if complete and self.value is not None else None,
-            TrialState.COMPLETE if complete else TrialState.FAILED, dict(self.metrics), True, self.number,
-        )
+STRATEGY_KEYWORDS = frozenset({"optimize_mode"})
+"""The keywords :class:`LLMStrategy` takes beyond the shared options."""
 
 
 class LLMStrategy(Strategy):
@@ -117,73 +92,36 @@ class LLMStrategy(Strategy):
 
     Args:
         method: the search method.
-        llm: an LLM object, a spec (``"openai:gpt-4o-mini"``, ``"local"``, an ``http://…/v1``
-            URL) or ``None`` for the environment's choice (see :func:`llmnas.llm.resolve_llm`).
-        seed: seeds the method's randomness (fallback operators, LLM sampling seeds).
-        budget: evaluations the method plans with (e.g. SEKI's λ/γ split). ``None``: the
-            engine's known budget, else the method's default. The engine still decides when
-            the search stops.
+        options: the shared options as one :class:`llmnas.SearchOptions`, or given as keywords
+            (``llm``, ``seed``, ``budget``, ``use_llm``, ``screen``, ``prefetch``, the call limits
+            and timeouts, ``role_llms``: each documented there, once). ``budget`` ``None``: the
+            engine's known budget, else the method's default; the engine still decides when the
+            search stops.
         optimize_mode: ``"maximize"`` or ``"minimize"`` the reported ``default`` metric.
-        task: an optional description of the task, added to the prompts.
-        use_llm: ``False`` runs the method's own non-LLM operators only (an ablation).
-        temperature: sampling temperature for the LLM (``None``: the backend's default).
-        max_calls_per_proposal: LLM call budget: calls ≤ this × proposals (default 0.5).
-        role_llms: LLMs for the method's roles (e.g. CoLLM-NAS's ``navigator``/``generator``);
-            a role left out uses ``llm``.
-        prefetch: ask the method for its next batch in a background thread while models
-            train, so idle workers get a model without waiting for the LLM (the batch sees the
-            results of when it started). Off by default.
-        screen: ``True`` or a :class:`llmnas.SurrogateScreen`: each batch competes with many
-            more candidates of the method's own operator and a surrogate fitted on the results
-            picks which are evaluated (our addition, not the paper's). Off by default.
-        llm_timeout, llm_retries, llm_request_timeout: how long one proposal waits for an
-            OpenAI-compatible endpoint at most, all exchanges and retries together (default
-            ``LLMNAS_LLM_TIMEOUT``, else 60 s; an endpoint that keeps timing out is called
-            less often), the retries of one exchange (4) and the seconds per HTTP attempt (60,
-            or ``llm_timeout`` when shorter); see :class:`llmnas.searcher.Searcher`.
     """
 
     def __init__(
-        self,
-        method: Method,
-        *,
-        llm: LLM | str | None = None,
-        seed: int | None = None,
-        budget: int | None = None,
-        optimize_mode: Literal["maximize", "minimize"] = "maximize",
-        task: str | None = None,
-        use_llm: bool = True,
-        temperature: float | None = None,
-        max_calls_per_proposal: float = 0.5,
-        role_llms: Mapping[str, LLM | str | None] | None = None,
-        prefetch: bool = False,
-        screen: bool | SurrogateScreen = False,
-        llm_timeout: float | None = None,
-        llm_retries: int | None = None,
-        llm_request_timeout: float | None = None,
+        self, method: Method, *, options: SearchOptions | None = None, **keywords: Unpack[StrategyKwargs],
     ) -> None:
         super().__init__()
+        check_keywords(type(self).__name__, keywords, STRATEGY_KEYWORDS | set(SearchOptions.names()))
+        shared, own = SearchOptions.pick(keywords)
+        if options is not None and set(keywords) - STRATEGY_KEYWORDS:
+            raise TypeError(f"{type(self).__name__}() takes options= or the options as keywords, not both.")
+        options = options or shared
+        optimize_mode = own.get("optimize_mode", "maximize")
         if optimize_mode not in ("maximize", "minimize"):
             raise ValueError(f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}.")
-        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
-            raise ValueError(f"budget must be a positive integer or None, got {budget!r}.")
+        budget = options.budget
         self.method = method
         self.budget = budget
         self.optimize_mode = optimize_mode
-        self.searcher = Searcher(
-            method, llm=llm, seed=seed, task=task, use_llm=use_llm, temperature=temperature,
-            max_calls_per_proposal=max_calls_per_proposal, role_llms=role_llms, prefetch=prefetch,
-            screen=screen, llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout,
-        )
+        self.searcher = Searcher(method, options=options)
         self.knowledge = InMemoryKnowledge()
         self._lock = threading.RLock()
         self._nni_space: NNISpace | None = None
-        self._records: list[ModelRecord] = []
-        self._running: dict[int, ModelRecord] = {}  # id(model) → record, while it runs
-        self._by_model: dict[int, ModelRecord] = {}  # id(model) → record, for late events
-        self._counter = 0
-        self._finished = 0
-        self._max_in_flight = 0
+        self._ledger = Ledger(optimize_mode)  # every model; the finished ones as one growing History
+        self._searching = False  # a batch is being proposed from the ledger's History
         self._submitted_this_run = 0
         self._engine_left: int | None = None
         self._planned_budget: int | None = None
@@ -191,9 +129,6 @@ class LLMStrategy(Strategy):
         self._exhausted = False
         self._stopped = ""  # why the search stopped before the budget (space exhausted, target reached)
         self._pending_state: Mapping[str, Any] | None = None
-        # Models that were running when a checkpoint was saved (no model object): NNI's manager
-        # re-runs them on resume; their results are read from NNI's database (``_reconcile``).
-        self._orphans: dict[tuple[Any, ...], ModelRecord] = {}
         self._last_reconcile = 0.0
         self._resubmit: list[Proposal] = []  # cancelled by NNI before they were evaluated
         self._checkpoint_lock = threading.Lock()
@@ -205,7 +140,7 @@ class LLMStrategy(Strategy):
     # -- NNI's strategy contract ---------------------------------------------------------------
     def _initialize(self, model_space: ExecutableModelSpace, engine: ExecutionEngine) -> ExecutableModelSpace:
         # The web-UI engine's experiment holds the user's ModelSpace: LayerChoice descriptions.
-        experiment = getattr(_unwrap(engine, TrainingServiceExecutionEngine), "nodejs_binding", None)
+        experiment = getattr(web_ui_engine(engine), "nodejs_binding", None)
         self._nni_space = convert_space(model_space, modules=getattr(experiment, "model_space", None))
         space = self._nni_space.space
         logger.info("%s: %d dimensions, %g configurations%s", self.method.name, len(space), space.size(),
@@ -246,32 +181,20 @@ class LLMStrategy(Strategy):
             self._wait_for_running()
         finally:
             summary = self.summary()
-            pipeline = summary.get("pipeline", {})
-            usage = summary.get("llm_usage", {})
-            logger.info(
-                "%s finished: %d models (%d complete, %d failed), best %s; LLM %s: %d calls, %d tokens, "
-                "%d errors; %d proposals from the LLM, %d from the fallback operator %s",
-                self.method.name, summary["models"]["submitted"], summary["models"]["complete"],
-                summary["models"]["failed"], summary["best"], summary["llm"], pipeline.get("llm_calls", 0),
-                usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0), pipeline.get("llm_errors", 0),
-                pipeline.get("accepted_llm", 0) + pipeline.get("accepted_reask", 0),
-                pipeline.get("fallback_proposals", 0), pipeline.get("fallback_reasons", {}),
-            )
+            models = summary["models"]
+            logger.info("%s", self.searcher.summary_line(
+                f"finished: {models['submitted']} models ({models['complete']} complete, {models['failed']} failed), "
+                f"best {summary['best']}"))
 
     # -- the loop's steps ----------------------------------------------------------------------
     def _resolve_budget(self) -> None:
-        total, used, where = _engine_budget(self.engine)
+        total, used, where = engine_budget(self.engine)
         self._engine_left = None if total is None else max(0, total - used)
         with self._lock:
-            restored = sum(r.model is None for r in self._records)  # finished, or re-run by NNI
-        if self.budget is not None:
-            self._planned_budget, self._budget_source = self.budget, "the budget argument"
-        elif self._engine_left is not None:
-            self._planned_budget = restored + self._engine_left
-            self._budget_source = f"the engine's {where}" + (f" plus {restored} restored models" if restored else "")
-        else:
-            self._planned_budget = self.method.budget_hint()
-            self._budget_source = "the method's default (the engine's budget is unknown)"
+            restored = sum(r.model is None for r in self._ledger.records)  # finished, or re-run by NNI
+        host = None if self._engine_left is None else restored + self._engine_left
+        self._planned_budget, self._budget_source = self.searcher.plan_budget(
+            host, f"the engine's {where}" + (f" plus {restored} restored models" if restored else ""))
         logger.info("%s: planning with a budget of %s evaluations (from %s); the engine allows %s more models.",
                     self.method.name, self._planned_budget, self._budget_source,
                     "unknown" if self._engine_left is None else self._engine_left)
@@ -282,19 +205,30 @@ class LLMStrategy(Strategy):
         return self.wait_for_resource() if wait else self.engine.budget_available()
 
     def _batch_size(self) -> int:
-        n = _idle_workers(self.engine)
+        n = idle_workers(self.engine)
         if self._engine_left is not None:
             n = min(n, self._engine_left - self._submitted_this_run)
         return max(1, n)
 
+    def _synced_history(self) -> History:
+        """The ledger's History with the models that ended since the last call appended; while
+        a prefetched batch is being computed from it, it is left as it is (the models that
+        ended meanwhile count as pending). Callers hold the lock."""
+        prefetch = getattr(self.searcher, "_prefetch_thread", None)
+        if self._searching or (prefetch is not None and prefetch.is_alive()):
+            return self._ledger.history
+        return self._ledger.sync()
+
     def _propose(self, n: int) -> list[Proposal]:
         assert self._nni_space is not None
         with self._lock:
-            history = self._history()
-            pending = [r.config for r in self._running.values()] + [r.config for r in self._orphans.values()]
+            history = self._synced_history()
+            pending = self._ledger.pending()
+            first = self._ledger.counter + 1
+            self._searching = True
         try:
             with trace_context(strategy=self.method.name, experiment=getattr(self._experiment(), "id", None),
-                               models=f"{self._counter + 1}-{self._counter + n}"):
+                               models=f"{first}-{first + n - 1}"):
                 return self.searcher.next_proposals(
                     self._nni_space.space, history, pending, self.knowledge, n,
                     host_validator=self._nni_space.validate, budget=self._planned_budget,
@@ -304,6 +238,9 @@ class LLMStrategy(Strategy):
             self._exhausted = isinstance(exc, SpaceExhausted)
             self._stopped = str(exc)
             return []
+        finally:
+            with self._lock:
+                self._searching = False
 
     def _take_resubmissions(self, n: int) -> list[Proposal]:
         with self._lock:
@@ -314,10 +251,10 @@ class LLMStrategy(Strategy):
         """The method's stop rule (e.g. CoLLM-NAS's target), checked between the submissions of
         one batch: engines that run a model per submission (the sequential one) have results by
         then."""
-        if type(self.method).stop_reason is Method.stop_reason:
+        if not self.searcher.has_stop_rule:
             return False
         with self._lock:
-            history = self._history()
+            history = self._synced_history()
         reason = self.searcher.stop_reason(history)
         if reason:
             self._stopped = f"{self.method.name}: {reason}"
@@ -328,14 +265,8 @@ class LLMStrategy(Strategy):
         assert self._nni_space is not None
         model = self._nni_space.freeze(proposal.config)
         with self._lock:
-            self._counter += 1
-            record = ModelRecord(self._counter, dict(proposal.config), proposal.source, model,
-                                 reason=proposal.reason, rationale=proposal.rationale)
+            record = self._ledger.submit(proposal, model)
             _label_model(model, record)
-            self._records.append(record)
-            self._running[id(model)] = record
-            self._by_model[id(model)] = record
-            self._max_in_flight = max(self._max_in_flight, len(self._running))
             self._submitted_this_run += 1
         logger.info("[Model %4d] %s: %s", record.number, proposal.source,
                     self._nni_space.space.format_config(record.config))
@@ -348,13 +279,13 @@ class LLMStrategy(Strategy):
             self._reconcile()
             self._save_checkpoint(only_if_due=True)
             with self._lock:
-                running = len(self._running) + len(self._orphans)
+                running = len(self._ledger.running) + len(self._ledger.orphans)
             if not running:
                 return
             now = time.monotonic()
             if now - last_check >= 1.0:
                 last_check = now
-                status = _experiment_status(self.engine)
+                status = experiment_status(self.engine)
                 if status in ("STOPPED", "ERROR", "STOPPING"):
                     logger.warning("The experiment is %s; %d models never reported their end.", status, running)
                     return
@@ -369,34 +300,24 @@ class LLMStrategy(Strategy):
     def _on_final_metric(self, event: FinalMetricEvent) -> None:
         try:
             with self._lock:
-                record = self._by_model.get(id(event.model))
-                if record is None:
-                    logger.debug("Final metric of a model this strategy did not submit: ignored.")
-                    return
-                record.value, record.metrics = _parse_metric(event.metric)
-                record.metric_unusable = record.value is None
-                if record.value is None:
-                    logger.warning("[Model %4d] unusable final metric %r: the model counts as failed.",
-                                   record.number, event.metric)
-                elif record.state == "failed" and record.finished_at is not None:  # metric after the end
-                    record.state = "complete"
+                record = self._ledger.final_metric(event.model, event.metric)
+            if record is None:
+                logger.debug("Final metric of a model this strategy did not submit: ignored.")
+            elif record.value is None:
+                logger.warning("[Model %4d] unusable final metric %r: the model counts as failed.",
+                               record.number, event.metric)
         except Exception:  # never break the engine's event loop
             logger.exception("Error while recording a final metric.")
 
     def _on_training_end(self, event: TrainingEndEvent) -> None:
         try:
             with self._lock:
-                record = self._running.pop(id(event.model), None)
-                if record is None:
-                    logger.debug("Training end of a model this strategy does not run: ignored.")
-                    return
-                record.finished_at = time.time()
-                record.finish_order = self._finished
-                self._finished += 1
-                ok = event.status == ModelStatus.Trained and record.value is not None
-                record.state = "complete" if ok else "failed"
-                best = self._history().best()
-            if ok:
+                record = self._ledger.training_end(event.model, event.status == ModelStatus.Trained)
+                best = self._ledger.best()
+            if record is None:
+                logger.debug("Training end of a model this strategy does not run: ignored.")
+                return
+            if record.state == "complete":
                 logger.info("[Model %4d] %s: %.6g (best %.6g)", record.number, _status_text(event.status),
                             record.value, best.value if best is not None and best.value is not None else math.nan)
             else:
@@ -411,14 +332,14 @@ class LLMStrategy(Strategy):
         self._checkpoint_due = True  # saved by the main loop (never on NNI's listener thread)
 
     # -- what the search found -------------------------------------------------------------------
-    def _history(self) -> History:
-        finished = sorted((r for r in self._records if r.state != "running"), key=lambda r: r.finish_order)
-        return History([r.observation() for r in finished], directions=(self.optimize_mode,))
-
     def history(self) -> History:
-        """The finished models as a core :class:`~llmnas.history.History` (finishing order)."""
+        """The finished models as a core :class:`~llmnas.history.History` (finishing order).
+
+        This is the strategy's own ledger, appended to as models end (not a copy): read it,
+        do not add to it. While a batch is being proposed from it, models that ended meanwhile
+        are added at the next proposal."""
         with self._lock:
-            return self._history()
+            return self._synced_history()
 
     def records(self) -> list[dict[str, Any]]:
         """Every submitted model in submission order, as plain dicts: ``number``, ``config``
@@ -426,7 +347,7 @@ class LLMStrategy(Strategy):
         (``running``/``complete``/``failed``), ``score`` (the ``default`` metric), ``metrics``
         (the other reported keys), ``submitted_at`` and ``finished_at`` (epoch seconds)."""
         with self._lock:
-            records = list(self._records)
+            records = list(self._ledger.records)
         to_sample = self._nni_space.to_sample if self._nni_space is not None else dict
         return [
             {"number": r.number, "config": to_sample(r.config), "source": r.source, "state": r.state,
@@ -444,7 +365,7 @@ class LLMStrategy(Strategy):
         :meth:`list_models` and :meth:`export_top_models` carry the same as their
         ``llmnas_provenance`` attribute."""
         with self._lock:
-            records = list(self._records)
+            records = list(self._ledger.records)
         to_sample = self._nni_space.to_sample if self._nni_space is not None else dict
         return [{"number": r.number, "config": to_sample(r.config), **r.provenance(), "state": r.state,
                  "score": r.value} for r in records]
@@ -455,15 +376,13 @@ class LLMStrategy(Strategy):
         models in flight at once, the best score and whether the space ran out."""
         out = self.searcher.summary()
         with self._lock:
-            states = [r.state for r in self._records]
-            best = self._history().best()
+            best = self._ledger.best()
             out.update(
                 budget=self._planned_budget,
                 budget_source=self._budget_source,
                 optimize_mode=self.optimize_mode,
-                models={"submitted": len(states), "complete": states.count("complete"),
-                        "failed": states.count("failed"), "running": states.count("running")},
-                max_in_flight=self._max_in_flight,
+                models=self._ledger.counts(),
+                max_in_flight=self._ledger.max_in_flight,
                 best=best.value if best is not None else None,
                 space_exhausted=self._exhausted,
                 stopped=self._stopped or None,
@@ -477,10 +396,10 @@ class LLMStrategy(Strategy):
         (NNI's built-ins sort descending whatever the direction). Models restored from a
         ``state_dict`` are re-frozen from their samples, with their metric and status.
         """
-        if self._status in (StrategyStatus.INITIALIZED, StrategyStatus.EMPTY) and not self._records:
+        if self._status in (StrategyStatus.INITIALIZED, StrategyStatus.EMPTY) and not self._ledger.records:
             raise RuntimeError("Strategy has not been run.")
         with self._lock:
-            models = [self._model_of(r) for r in self._records]
+            models = [self._model_of(r) for r in self._ledger.records]
         models = [m for m in models if m is not None]
         if not sort:
             yield from models[:limit]
@@ -526,19 +445,13 @@ class LLMStrategy(Strategy):
             return dict(self._pending_state) if self._pending_state is not None else {"version": STATE_VERSION}
         space = self._nni_space.space
         with self._lock:
-            return _plain_data({
+            return plain_data({
                 "version": STATE_VERSION,
                 "method": self.method.name,
                 "optimize_mode": self.optimize_mode,
-                "model_counter": self._counter,
-                "max_in_flight": self._max_in_flight,
-                "records": [
-                    {"number": r.number, "config": space.encode(r.config), "source": r.source, "state": r.state,
-                     "value": r.value, "metrics": {k: v for k, v in r.metrics.items() if _is_json(v)},
-                     "submitted_at": r.submitted_at, "finished_at": r.finished_at, "reason": r.reason,
-                     "rationale": r.rationale}
-                    for r in sorted(self._records, key=lambda r: (r.state == "running", r.finish_order))
-                ],
+                "model_counter": self._ledger.counter,
+                "max_in_flight": self._ledger.max_in_flight,
+                "records": self._ledger.to_state(space),
                 "knowledge": self.knowledge.items(),
                 "searcher": self.searcher.state_dict(space),
             })
@@ -564,43 +477,21 @@ class LLMStrategy(Strategy):
         if state.get("method") not in (None, self.method.name):
             logger.warning("The state was saved by %s, not %s.", state.get("method"), self.method.name)
         space = self._nni_space.space
-        records: list[ModelRecord] = []
-        orphans: dict[tuple[Any, ...], ModelRecord] = {}
-        for item in state.get("records", []):
-            config, errors = space.decode(item["config"])
-            if errors:
-                logger.warning("[Model %4d] does not fit this space (%s): dropped.", item.get("number", -1), errors[0])
-                continue
-            running = item.get("state") == "running"
-            record = ModelRecord(
-                int(item["number"]), config, str(item.get("source", "")), None, str(item["state"]),
-                item.get("value"), dict(item.get("metrics") or {}), float(item.get("submitted_at") or 0.0),
-                item.get("finished_at"), -1 if running else len(records),
-                reason=str(item.get("reason") or ""), rationale=str(item.get("rationale") or ""),
-            )
-            records.append(record)
-            if running:
-                orphans[space.key(config)] = record
         with self._lock:
-            self._records = records
-            self._orphans = orphans
-            self._running.clear()
-            self._by_model.clear()
-            self._finished = len(records) - len(orphans)
-            self._counter = int(state.get("model_counter", len(records)))
-            self._max_in_flight = int(state.get("max_in_flight", 0))
+            self._ledger.restore(state.get("records", []), space, counter=state.get("model_counter"),
+                                 max_in_flight=int(state.get("max_in_flight", 0)))
+            n_records, n_orphans = len(self._ledger.records), len(self._ledger.orphans)
         for key, value in (state.get("knowledge") or {}).items():
             self.knowledge.put(key, value)
         if "searcher" in state:
             self.searcher.load_state_dict(state["searcher"], space)
         logger.info("%s: restored %d models (%d were running) and %d knowledge entries.", self.method.name,
-                    len(records), len(orphans), len(state.get("knowledge") or {}))
+                    n_records, n_orphans, len(state.get("knowledge") or {}))
 
     # -- resuming a killed experiment ------------------------------------------------------------
     def _experiment(self) -> Any:
         """The web-UI engine's ``NasExperiment`` running this strategy, or ``None``."""
-        ts = _unwrap(getattr(self, "_engine", None), TrainingServiceExecutionEngine)
-        experiment = getattr(ts, "nodejs_binding", None)
+        experiment = getattr(web_ui_engine(getattr(self, "_engine", None)), "nodejs_binding", None)
         if getattr(experiment, "strategy", None) is not self or not hasattr(experiment, "_checkpoint_directory"):
             return None
         return experiment
@@ -619,7 +510,7 @@ class LLMStrategy(Strategy):
             return
         with self._checkpoint_lock:
             try:
-                _save_checkpoint_atomically(experiment)
+                save_checkpoint_atomically(experiment)
             except Exception as exc:  # a checkpoint must never stop the search
                 logger.warning("Could not save the experiment's checkpoint: %s", exc)
 
@@ -630,68 +521,17 @@ class LLMStrategy(Strategy):
         NNI's manager, whose events reach no strategy: their results are read here. Models
         that finished after the last checkpoint are added (``source`` ``"restored"``). Called
         when the run starts, then at most every 2 s while such models run."""
-        ts = _unwrap(self.engine, TrainingServiceExecutionEngine)
-        if self._nni_space is None or ts is None:
+        if self._nni_space is None or web_ui_engine(self.engine) is None:
             return
         now = time.monotonic()
-        if not first and (not self._orphans or now - self._last_reconcile < 2.0):
+        if not first and (not self._ledger.orphans or now - self._last_reconcile < 2.0):
             return
         self._last_reconcile = now
-        space = self._nni_space.space
-        seen: set[tuple[Any, ...]] = set()
-        try:
-            trials = [(t.status, t.hyperParameters[0].parameters, t.finalMetricData)
-                      for t in ts.nodejs_binding.list_trial_jobs() if len(t.hyperParameters) == 1]
-        except Exception as exc:
-            logger.warning("Could not read the experiment's trials from NNI: %s", exc)
+        trials = list_trials(self.engine)
+        if trials is None:
             return
         with self._lock:
-            running = {space.key(r.config) for r in self._running.values()}
-            finished = {space.key(r.config) for r in self._records if r.state != "running"}
-            for trial_status, parameters, final in trials:
-                try:
-                    config = self._nni_space.from_sample(nni.load(nni.dump(parameters)).sample)
-                except Exception as exc:
-                    logger.debug("A trial in NNI's database does not fit this space: %s", exc)
-                    continue
-                key = space.key(config)
-                seen.add(key)
-                if key in finished or key in running:
-                    continue
-                status = str(trial_status)
-                record = self._orphans.get(key)
-                if record is None:
-                    self._counter += 1
-                    record = ModelRecord(self._counter, config, "restored", None)
-                    self._records.append(record)
-                    logger.info("[Model %4d] found in NNI's database: %s", record.number, space.format_config(config))
-                if status not in _ENDED_TRIAL_STATUSES:  # e.g. ADD_RESUMED, WAITING, RUNNING
-                    self._orphans[key] = record
-                    continue
-                self._orphans.pop(key, None)
-                if status in _CANCELLED_TRIAL_STATUSES and not final:
-                    # NNI's manager cancels running trials when the experiment's process dies
-                    # (it sees the tuner disconnect): never evaluated, so submitted again.
-                    self._records.remove(record)
-                    self._resubmit.append(Proposal(record.config, record.source or "resubmitted"))
-                    logger.warning("[Model %4d] was cancelled by NNI when the experiment stopped, before it "
-                                   "was evaluated: it will be submitted again.", record.number)
-                    continue
-                record.value, record.metrics = _parse_metric(_final_metric(final))
-                record.state = "complete" if status == "SUCCEEDED" and record.value is not None else "failed"
-                record.finished_at = time.time()
-                record.finish_order = self._finished
-                self._finished += 1
-                finished.add(key)
-                logger.info("[Model %4d] %s after the resume: %s", record.number, record.state,
-                            record.value if record.value is not None else status)
-            if first:
-                lost = [r for k, r in self._orphans.items() if k not in seen]
-                for record in lost:
-                    logger.warning("[Model %4d] was running when the state was saved and the engine does not know "
-                                   "it: dropped (it may be proposed again).", record.number)
-                    self._records.remove(record)
-                    del self._orphans[space.key(record.config)]
+            self._resubmit.extend(self._ledger.reconcile(trials, self._nni_space, first=first))
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -703,140 +543,5 @@ def _label_model(model: Any, record: ModelRecord) -> None:
         logger.debug("[Model %4d] cannot carry its provenance", record.number)
 
 
-def _unwrap(engine: Any, kind: type) -> Any:
-    """The engine of type ``kind`` inside middlewares, or ``None``."""
-    for _ in range(16):
-        if isinstance(engine, kind):
-            return engine
-        engine = getattr(engine, "_engine", None)
-        if engine is None:
-            return None
-    return None
-
-
-def _engine_budget(engine: ExecutionEngine) -> tuple[int | None, int, str]:
-    """``(total, already used, name)`` of the engine's model budget; total ``None`` if unknown."""
-    sequential = _unwrap(engine, SequentialExecutionEngine)
-    if sequential is not None:
-        return sequential.max_model_count, int(sequential._model_count), "max_model_count"
-    ts = _unwrap(engine, TrainingServiceExecutionEngine)
-    if ts is not None:
-        total = getattr(getattr(ts.nodejs_binding, "config", None), "max_trial_number", None)
-        if not isinstance(total, int) or isinstance(total, bool):
-            return None, 0, "max_trial_number"
-        try:
-            used = len(ts.nodejs_binding.list_trial_jobs())
-        except Exception:  # a manager that cannot list yet has run nothing
-            used = 0
-        return total, used, "max_trial_number"
-    return None, 0, "budget"
-
-
-def _idle_workers(engine: ExecutionEngine) -> int:
-    """How many models the engine can take now (at least 1)."""
-    count = getattr(engine, "idle_worker_count", None)
-    if callable(count):
-        count = count()
-    if not isinstance(count, int):
-        ts = _unwrap(engine, TrainingServiceExecutionEngine)
-        count = getattr(ts, "_workers", 1) if ts is not None else 1
-    return max(1, int(count)) if isinstance(count, int) else 1
-
-
-def _experiment_status(engine: ExecutionEngine) -> str | None:
-    ts = _unwrap(engine, TrainingServiceExecutionEngine)
-    if ts is None:
-        return None
-    if getattr(ts, "_stopped", False):
-        return "STOPPED"
-    try:
-        return str(ts.nodejs_binding.get_status())
-    except Exception:
-        return "ERROR"
-
-
-_ENDED_TRIAL_STATUSES = ("SUCCEEDED", "FAILED", "USER_CANCELED", "SYS_CANCELED", "EARLY_STOPPED")
-"""NNI manager trial statuses after which a trial never runs again (a resumed experiment
-re-runs the others, e.g. ``RUNNING`` or ``ADD_RESUMED``)."""
-
-
-_CANCELLED_TRIAL_STATUSES = ("USER_CANCELED", "SYS_CANCELED")
-
-
-def _final_metric(final_metric_data: Any) -> Any:
-    """A trial's final metric as reported (the last one; the database may hold JSON text)."""
-    if not final_metric_data:
-        return None
-    raw = final_metric_data[-1].data
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            pass
-    return raw
-
-
-def _save_checkpoint_atomically(experiment: Any) -> None:
-    """``experiment.save_checkpoint()``'s state file, written to a temporary folder beside it
-    and moved into place (NNI writes it in place: a kill while writing would corrupt it)."""
-    from nni.nas.utils.serializer import get_default_serializer
-
-    directory = Path(experiment._checkpoint_directory)
-    if not (directory / "config.json").exists():
-        return  # NNI writes the config and the first state when the experiment starts
-    state = experiment.state_dict()
-    staging = Path(tempfile.mkdtemp(prefix=".llmnas-", dir=directory))
-    try:
-        get_default_serializer().save(state, staging / "state.ckpt")
-        for file in staging.iterdir():
-            os.replace(file, directory / file.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    logger.debug("Checkpoint saved to %s.", directory)
-
-
-def _parse_metric(raw: Any) -> tuple[float | None, dict[str, Any]]:
-    """The objective (``default`` of a dict, or the number itself) and the other keys."""
-    metrics: dict[str, Any] = {}
-    value = raw
-    if isinstance(raw, Mapping):
-        value = raw.get("default")
-        for key, item in raw.items():
-            if key != "default":
-                metrics[str(key)] = _plain(item)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None, metrics
-    return float(value), metrics
-
-
-def _plain(value: Any) -> Any:
-    """A numpy or torch scalar as a Python number; anything else unchanged."""
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:
-            return value.item()
-        except (TypeError, ValueError, RuntimeError):
-            return value
-    return value
-
-
 def _status_text(status: Any) -> str:
     return str(getattr(status, "value", status)).lower()
-
-
-def _plain_data(value: Any) -> Any:
-    """``value`` with str/int/float subclasses (NNI labels, numpy scalars) as the plain types,
-    so the state pickles and loads anywhere (torch's weights-only loader included)."""
-    if isinstance(value, Mapping):
-        return {_plain_data(k): _plain_data(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain_data(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    for kind in (str, int, float):
-        if isinstance(value, kind):
-            return kind(value)
-    return _plain(value)
-
-
-def _is_json(value: Any) -> bool:
-    return isinstance(value, (str, int, float, bool, type(None)))

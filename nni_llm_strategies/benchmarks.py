@@ -111,6 +111,23 @@ def nas_bench_201_model_space(dataset: str = "cifar10", **evaluator_options: Any
     return SimplifiedModelSpace.from_model(nas_bench_201_space(dataset), evaluator)
 
 
+def search_nas_bench_201(strategy: Any, models: int = 12, dataset: str = "cifar10") -> Any:
+    """Run ``strategy`` in process on :func:`nas_bench_201_model_space` (look-ups in place of
+    training) with NNI's ``SequentialExecutionEngine`` for ``models`` models; returns the
+    strategy. The quickest way to try a strategy, and the runnable examples' setting.
+
+    Example:
+        >>> from nni.nas.strategy import Random
+        >>> best = next(search_nas_bench_201(Random(seed=0), models=3).list_models(limit=1))
+        >>> best.metrics.final > 0
+        True
+    """
+    from nni.nas.execution import SequentialExecutionEngine
+
+    strategy(nas_bench_201_model_space(dataset), SequentialExecutionEngine(max_model_count=models))
+    return strategy
+
+
 def evaluate_nas_bench_201(
     model: Any,
     dataset: str = "cifar10",
@@ -214,6 +231,7 @@ def _sample_from_modules(model: Any) -> dict[str, str] | None:
 
 
 __all__ = [
+    "search_nas_bench_201",
     "REPORTED_METRICS", "evaluate_nas_bench_201", "nas_bench_201_evaluator",
     "nas_bench_201_model_space", "nas_bench_201_space", "sample_of_model",
 ]

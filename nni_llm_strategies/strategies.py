@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from llmnas.llm.protocol import LLM
-from llmnas.methods.collm_nas import CoLLMNAS, ResourceLimit
-from llmnas.methods.gpt_ea import GPTEA, Prior, make_prior
+from llmnas.method_settings import CoLLMNASSettings, GPTEASettings, LAPTSettings, SEKISettings, build_method
+from llmnas.methods.collm_nas import CoLLMNAS
 from llmnas.methods.lapt import LAPT
-from llmnas.methods.seki import SEKI
-from llmnas.screening import SurrogateScreen
 
-from ._strategy import LLMStrategy
+from ._strategy import STRATEGY_KEYWORDS, LLMStrategy, StrategyKwargs
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+
+class SEKIStrategyKwargs(SEKISettings, StrategyKwargs, total=False):
+    """:class:`SEKIStrategy`'s keywords."""
+
+
+class LAPTStrategyKwargs(LAPTSettings, StrategyKwargs, total=False):
+    """:class:`LAPTStrategy`'s keywords."""
+
+
+class CoLLMNASStrategyKwargs(CoLLMNASSettings, StrategyKwargs, total=False):
+    """:class:`CoLLMNASStrategy`'s keywords."""
+
+
+class GPTEAStrategyKwargs(GPTEASettings, StrategyKwargs, total=False):
+    """:class:`GPTEAStrategy`'s keywords."""
+
+
+def _built(method: str, owner: str, keywords: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """The method, the shared options and the strategy's own keywords, from a public class's."""
+    return build_method(method, keywords, owner=owner, host_keywords=STRATEGY_KEYWORDS)
 
 
 class SEKIStrategy(LLMStrategy):
@@ -47,89 +68,30 @@ class SEKIStrategy(LLMStrategy):
 
     Runnable as is, with NAS-Bench-201 look-ups in place of training and the LLM off:
 
-        >>> from nni.nas.execution import SequentialExecutionEngine
-        >>> from nni_llm_strategies.benchmarks import nas_bench_201_model_space
-        >>> strategy = SEKIStrategy(use_llm=False, seed=0)
-        >>> strategy(nas_bench_201_model_space("cifar10"), SequentialExecutionEngine(max_model_count=12))
-        >>> len(strategy.records())
+        >>> from nni_llm_strategies.benchmarks import search_nas_bench_201
+        >>> len(search_nas_bench_201(SEKIStrategy(use_llm=False, seed=0), models=12).records())
         12
 
     Args:
-        llm: an LLM object, a spec (``"openai:gpt-4o-mini"``, ``"local"``, an ``http://…/v1``
-            URL) or ``None`` for the environment's choice (``OPENAI_BASE_URL`` /
-            ``OPENAI_API_KEY``, else the embedded demo model). The paper used Qwen2.5-32B, and
-            GPT-4o-mini in an ablation [2nd-hand summary].
-        seed: seeds the fallback operators and the LLM sampling seeds.
-        budget: planned evaluations n = λ + γ. ``None``: the engine's known budget
-            (``max_model_count`` / ``max_trial_number``), else 50 (the paper's ablation,
-            [2nd-hand summary]). NNI's engine still decides when the search stops.
-        optimize_mode: ``"maximize"`` or ``"minimize"`` the reported ``default`` metric.
-        task: an optional task description added to the prompts (the prompts never name a
-            benchmark).
-        self_evolution_fraction: λ / n. Not stated in the paper; 0.6 [ours].
-        top_k: size of the knowledge repository (the best architectures). 10 [ours].
-        n_inspiration: ξ, repository entries shown per inspiration call. 5 [ours].
-        batch_size: proposals per generation call, so one call fills several workers. 5 [ours].
-        current: which architecture self-evolution refines: ``"best"`` (the best so far, latest
-            on ties) or ``"latest"``. The paper does not say [ours: ``"best"``].
-        use_llm: ``False`` runs SEKI's fallback operators only (an ablation).
-        temperature: sampling temperature sent to the LLM (``None``: the backend's default).
-        max_calls_per_proposal: the LLM call budget, calls per proposed architecture (0.5).
-        prefetch: ask for the next batch in the background while models train (several
-            trials in flight), so idle workers get a model at once; see :class:`LLMStrategy`.
-        screen: ``True`` or a :class:`llmnas.SurrogateScreen`: a surrogate fitted on the results
-            picks each batch from it and many more operator candidates (our addition, off by
-            default); see :class:`LLMStrategy`.
-        llm_timeout, llm_retries, llm_request_timeout: how long one batch waits for an
-            OpenAI-compatible endpoint at most, all exchanges and retries together (default
-            ``LLMNAS_LLM_TIMEOUT``, else 60 s; an endpoint that keeps timing out is called
-            less often), the retries of one exchange (4) and the seconds per HTTP attempt (60,
-            or ``llm_timeout`` when shorter); see :class:`llmnas.searcher.Searcher`.
+        self_evolution_fraction, top_k, n_inspiration, batch_size, current: SEKI's settings, see
+            :class:`llmnas.methods.SEKI` (λ / n = 0.6, repository of 10, ξ = 5, 5 per call, refine
+            the best; none stated in the paper [ours]).
+        **options: the shared options (:class:`llmnas.SearchOptions`) and ``optimize_mode``
+            (:class:`LLMStrategy`).
+            The paper used Qwen2.5-32B, and GPT-4o-mini in an ablation [2nd-hand summary].
     """
 
-    def __init__(
-        self,
-        *,
-        llm: LLM | str | None = None,
-        seed: int | None = None,
-        budget: int | None = None,
-        optimize_mode: Literal["maximize", "minimize"] = "maximize",
-        task: str | None = None,
-        self_evolution_fraction: float = 0.6,
-        top_k: int = 10,
-        n_inspiration: int = 5,
-        batch_size: int = 5,
-        current: Literal["best", "latest"] = "best",
-        use_llm: bool = True,
-        temperature: float | None = None,
-        max_calls_per_proposal: float = 0.5,
-        prefetch: bool = False,
-        screen: bool | SurrogateScreen = False,
-        llm_timeout: float | None = None,
-        llm_retries: int | None = None,
-        llm_request_timeout: float | None = None,
-    ) -> None:
-        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
-            raise ValueError(f"budget must be a positive integer or None, got {budget!r}.")
-        method = SEKI(
-            **({"budget": budget} if budget is not None else {}),
-            self_evolution_fraction=self_evolution_fraction, top_k=top_k, n_inspiration=n_inspiration,
-            batch_size=batch_size, current=current,
-        )
-        super().__init__(
-            method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
-            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch, screen=screen,
-            llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout,
-        )
+    def __init__(self, **options: Unpack[SEKIStrategyKwargs]) -> None:
+        method, shared, own = _built("SEKI", type(self).__name__, options)
+        super().__init__(method, options=shared, **own)
 
 
 def _source(source: Any) -> Any:
-    """A LAPT source given to an NNI strategy: a finished Optuna study becomes a History."""
-    if callable(getattr(source, "get_trials", None)) and hasattr(source, "directions"):
-        from optuna_llm_samplers import study_history  # only when the user hands in an Optuna study
+    """A LAPT source given to an NNI strategy: a finished Optuna study becomes a History (read
+    through its attributes: the NNI adapter imports neither Optuna nor the Optuna adapter)."""
+    from llmnas.studies import as_source
 
-        return study_history(source)
-    return source
+    return as_source(source)
 
 
 class LAPTStrategy(LLMStrategy):
@@ -159,11 +121,8 @@ class LAPTStrategy(LLMStrategy):
 
     Runnable as is, with NAS-Bench-201 look-ups in place of training and the LLM off:
 
-        >>> from nni.nas.execution import SequentialExecutionEngine
-        >>> from nni_llm_strategies.benchmarks import nas_bench_201_model_space
-        >>> strategy = LAPTStrategy(use_llm=False, seed=0)
-        >>> strategy(nas_bench_201_model_space("cifar10"), SequentialExecutionEngine(max_model_count=12))
-        >>> len(strategy.records())
+        >>> from nni_llm_strategies.benchmarks import search_nas_bench_201
+        >>> len(search_nas_bench_201(LAPTStrategy(use_llm=False, seed=0), models=12).records())
         12
 
     Args:
@@ -171,54 +130,18 @@ class LAPTStrategy(LLMStrategy):
             ``warmup`` evaluations, logged as such), a principles file or dict, ``(config,
             score)`` pairs, a tabular benchmark table (its top ``n_source_shown``), a finished
             strategy of this library, or a finished ``optuna.Study``.
-        source_description: the source in words, for prompts and provenance.
-        warmup, max_options, population, tournament_size, adapt_every, top_n, n_source_shown,
-            check_top_k, batch_size: see :class:`llmnas.methods.LAPT` (paper defaults for
-            NAS-Bench-201: 2 options, population 5, tournament 2, K = 5, top 5, 50 shown).
-        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch, screen,
-            llm_timeout, llm_retries, llm_request_timeout:
-            as :class:`SEKIStrategy`. The paper ran at temperature 0 on NAS-Bench-201.
+        source_description, warmup, max_options, population, tournament_size, adapt_every, top_n,
+            n_source_shown, check_top_k, batch_size: see :class:`llmnas.methods.LAPT` (paper
+            defaults for NAS-Bench-201: 2 options, population 5, tournament 2, K = 5, top 5, 50 shown).
+        **options: the shared options (:class:`llmnas.SearchOptions`) and ``optimize_mode``
+            (:class:`LLMStrategy`).
     """
 
-    def __init__(
-        self,
-        *,
-        source: Any = None,
-        source_description: str | None = None,
-        llm: LLM | str | None = None,
-        seed: int | None = None,
-        budget: int | None = None,
-        optimize_mode: Literal["maximize", "minimize"] = "maximize",
-        task: str | None = None,
-        warmup: int = 10,
-        max_options: int | None = None,
-        population: int = 5,
-        tournament_size: int = 2,
-        adapt_every: int = 5,
-        top_n: int = 5,
-        n_source_shown: int = 50,
-        check_top_k: int = 5,
-        batch_size: int = 5,
-        use_llm: bool = True,
-        temperature: float | None = None,
-        max_calls_per_proposal: float = 0.5,
-        prefetch: bool = False,
-        screen: bool | SurrogateScreen = False,
-        llm_timeout: float | None = None,
-        llm_retries: int | None = None,
-        llm_request_timeout: float | None = None,
-    ) -> None:
-        method = LAPT(
-            source=_source(source), source_description=source_description, warmup=warmup,
-            max_options=max_options, population=population, tournament_size=tournament_size,
-            adapt_every=adapt_every, top_n=top_n, n_source_shown=n_source_shown, check_top_k=check_top_k,
-            batch_size=batch_size,
-        )
-        super().__init__(
-            method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
-            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch, screen=screen,
-            llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout,
-        )
+    def __init__(self, **options: Unpack[LAPTStrategyKwargs]) -> None:
+        if options.get("source") is not None:
+            options = {**options, "source": _source(options["source"])}
+        method, shared, own = _built("LAPT", type(self).__name__, options)
+        super().__init__(method, options=shared, **own)
 
     def principles(self) -> dict[str, Any] | None:
         """The current principles (text, whitelist, provenance), or ``None`` before any."""
@@ -258,11 +181,8 @@ class CoLLMNASStrategy(LLMStrategy):
 
     Runnable as is, with NAS-Bench-201 look-ups in place of training and the LLM off:
 
-        >>> from nni.nas.execution import SequentialExecutionEngine
-        >>> from nni_llm_strategies.benchmarks import nas_bench_201_model_space
-        >>> strategy = CoLLMNASStrategy(use_llm=False, seed=0)
-        >>> strategy(nas_bench_201_model_space("cifar10"), SequentialExecutionEngine(max_model_count=12))
-        >>> len(strategy.records())
+        >>> from nni_llm_strategies.benchmarks import search_nas_bench_201
+        >>> len(search_nas_bench_201(CoLLMNASStrategy(use_llm=False, seed=0), models=12).records())
         12
 
     Args:
@@ -271,47 +191,13 @@ class CoLLMNASStrategy(LLMStrategy):
         target, resource_limit, resource_description, round_size, batch_size,
             navigator_memory: see :class:`llmnas.methods.CoLLMNAS` (the resource limit gets
             the architecture's NNI sample dict).
-        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch, screen,
-            llm_timeout, llm_retries, llm_request_timeout:
-            as :class:`SEKIStrategy`. The paper ran both roles at temperature 0.6.
+        **options: the shared options (:class:`llmnas.SearchOptions`) and ``optimize_mode``
+            (:class:`LLMStrategy`).
     """
 
-    def __init__(
-        self,
-        *,
-        llm: LLM | str | None = None,
-        navigator_llm: LLM | str | None = None,
-        generator_llm: LLM | str | None = None,
-        seed: int | None = None,
-        budget: int | None = None,
-        optimize_mode: Literal["maximize", "minimize"] = "maximize",
-        task: str | None = None,
-        target: float | None = None,
-        resource_limit: ResourceLimit | None = None,
-        resource_description: str | None = None,
-        round_size: int = 5,
-        batch_size: int = 5,
-        navigator_memory: int = 4,
-        use_llm: bool = True,
-        temperature: float | None = None,
-        max_calls_per_proposal: float = 0.5,
-        prefetch: bool = False,
-        screen: bool | SurrogateScreen = False,
-        llm_timeout: float | None = None,
-        llm_retries: int | None = None,
-        llm_request_timeout: float | None = None,
-    ) -> None:
-        method = CoLLMNAS(
-            target=target, resource_limit=resource_limit, resource_description=resource_description,
-            round_size=round_size, batch_size=batch_size, navigator_memory=navigator_memory,
-            **({"budget": budget} if budget is not None else {}),
-        )
-        super().__init__(
-            method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
-            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch, screen=screen,
-            llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout,
-            role_llms={"navigator": navigator_llm, "generator": generator_llm},
-        )
+    def __init__(self, **options: Unpack[CoLLMNASStrategyKwargs]) -> None:
+        method, shared, own = _built("CoLLM-NAS", type(self).__name__, options)
+        super().__init__(method, options=shared, **own)
 
     def navigator_log(self) -> list[dict[str, Any]]:
         """The Navigator's rounds, oldest first: the message it got and the strategy it wrote."""
@@ -341,58 +227,18 @@ class GPTEAStrategy(LLMStrategy):
 
     Runnable as is, with NAS-Bench-201 look-ups in place of training and the LLM off:
 
-        >>> from nni.nas.execution import SequentialExecutionEngine
-        >>> from nni_llm_strategies.benchmarks import nas_bench_201_model_space
-        >>> strategy = GPTEAStrategy(use_llm=False, seed=0)
-        >>> strategy(nas_bench_201_model_space("cifar10"), SequentialExecutionEngine(max_model_count=12))
-        >>> len(strategy.records())
+        >>> from nni_llm_strategies.benchmarks import search_nas_bench_201
+        >>> len(search_nas_bench_201(GPTEAStrategy(use_llm=False, seed=0), models=12).records())
         12
 
     Args:
-        prior: ``"llm"`` (default), ``"transformer"`` (needs ``corpus``) or a
-            :class:`llmnas.methods.Prior`.
-        corpus: good architectures for the Transformer prior: dicts in NNI's labels,
-            ``(dict, score)`` pairs or a benchmark table (its top 200).
-        population, generations, crossover_rate, mutation_rate, rate0, tournament_size,
-            batch_size: see :class:`llmnas.methods.GPTEA` (paper: 30, 20, 0.9, 0.3, 0.4).
-        llm, seed, budget, optimize_mode, task, use_llm, temperature, max_calls_per_proposal, prefetch, screen,
-            llm_timeout, llm_retries, llm_request_timeout:
-            as :class:`SEKIStrategy`.
+        prior, corpus, population, generations, crossover_rate, mutation_rate, rate0,
+            tournament_size, batch_size: see :class:`llmnas.methods.GPTEA` and
+            :class:`llmnas.method_settings.GPTEASettings` (paper: 30, 20, 0.9, 0.3, 0.4).
+        **options: the shared options (:class:`llmnas.SearchOptions`) and ``optimize_mode``
+            (:class:`LLMStrategy`).
     """
 
-    def __init__(
-        self,
-        *,
-        llm: LLM | str | None = None,
-        seed: int | None = None,
-        budget: int | None = None,
-        optimize_mode: Literal["maximize", "minimize"] = "maximize",
-        task: str | None = None,
-        prior: str | Prior = "llm",
-        corpus: Any = None,
-        population: int | None = None,
-        generations: int = 20,
-        crossover_rate: float = 0.9,
-        mutation_rate: float = 0.3,
-        rate0: float = 0.4,
-        tournament_size: int = 3,
-        batch_size: int = 5,
-        use_llm: bool = True,
-        temperature: float | None = None,
-        max_calls_per_proposal: float = 0.5,
-        prefetch: bool = False,
-        screen: bool | SurrogateScreen = False,
-        llm_timeout: float | None = None,
-        llm_retries: int | None = None,
-        llm_request_timeout: float | None = None,
-    ) -> None:
-        method = GPTEA(
-            population=population, generations=generations, crossover_rate=crossover_rate,
-            mutation_rate=mutation_rate, rate0=rate0, tournament_size=tournament_size,
-            prior=make_prior(prior, corpus, seed=seed), batch_size=batch_size,
-        )
-        super().__init__(
-            method, llm=llm, seed=seed, budget=budget, optimize_mode=optimize_mode, task=task, use_llm=use_llm,
-            temperature=temperature, max_calls_per_proposal=max_calls_per_proposal, prefetch=prefetch, screen=screen,
-            llm_timeout=llm_timeout, llm_retries=llm_retries, llm_request_timeout=llm_request_timeout,
-        )
+    def __init__(self, **options: Unpack[GPTEAStrategyKwargs]) -> None:
+        method, shared, own = _built("GPT-EA", type(self).__name__, options)
+        super().__init__(method, options=shared, **own)

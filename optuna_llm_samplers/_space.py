@@ -11,7 +11,7 @@
 - :func:`value_problems` / :func:`make_validator`: Optuna does not validate what a sampler
   returns from ``sample_independent``, so every value is checked here with the
   distribution's own ``_contains(to_internal_repr(value))``.
-- :func:`enumerate_configs`: every configuration of a small finite space (exhaustion checks).
+- :func:`enumerate_configs`: re-exported from :mod:`llmnas.untried` (where the searcher uses it).
 
 Example:
     >>> from optuna.distributions import CategoricalDistribution, IntDistribution
@@ -25,13 +25,13 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 import math
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from llmnas.space import Categorical, Config, Dimension, Float, Integer, SearchSpace
+from llmnas.untried import enumerate_configs  # re-exported: it lived here
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -93,8 +93,20 @@ def to_distributions(space: SearchSpace) -> dict[str, BaseDistribution]:
 
 
 def to_search_space(distributions: Mapping[str, BaseDistribution]) -> SearchSpace:
-    """The core search space for a ``{name: distribution}`` mapping, in its order."""
-    return SearchSpace(to_dimension(name, dist) for name, dist in distributions.items())
+    """The core search space for a ``{name: distribution}`` mapping, in its order (the same
+    immutable object for the same mapping: the sampler asks for it a few times per trial)."""
+    key = tuple((name, type(dist), repr(dist)) for name, dist in distributions.items())  # repr: True is not 1
+    space = _SPACES.get(key)
+    if space is None:
+        space = SearchSpace(to_dimension(name, dist) for name, dist in distributions.items())
+        if len(_SPACES) >= _SPACES_KEPT:
+            _SPACES.clear()
+        _SPACES[key] = space
+    return space
+
+
+_SPACES: dict[tuple[tuple[str, type, str], ...], SearchSpace] = {}
+_SPACES_KEPT = 64
 
 
 def known_distributions(trials: Iterable[FrozenTrial]) -> dict[str, BaseDistribution]:
@@ -145,28 +157,3 @@ def make_validator(
         return problems
 
     return validate
-
-
-def _values(dim: Dimension) -> list[Any] | None:
-    if isinstance(dim, Categorical):
-        return list(dim.choices)
-    if isinstance(dim, Integer):
-        return list(range(dim.low, dim.high + 1, dim.step))
-    if isinstance(dim, Float):
-        if dim.step is not None:
-            n = int(dim.size()) - 1
-            return [float(dim.low + dim.step * k) for k in range(n + 1)]
-        return [dim.low] if dim.low == dim.high else None
-    return None
-
-
-def enumerate_configs(space: SearchSpace, limit: int) -> Iterator[Config] | None:
-    """Every configuration of ``space`` (lazily), or ``None`` when it has more than ``limit``
-    (or infinitely many)."""
-    if not space.names or space.size() > limit:
-        return None
-    columns = [_values(dim) for dim in space]
-    if any(c is None for c in columns):
-        return None
-    names = space.names
-    return (dict(zip(names, combo)) for combo in itertools.product(*columns))  # type: ignore[arg-type]

@@ -53,6 +53,8 @@ __all__ = [
     "Status",
     "Truncated",
     "generate_from_schema",
+    "list_schema",
+    "llm_responder",
     "schema_errors",
 ]
 
@@ -143,6 +145,23 @@ class RecordedRequest:
     headers: dict[str, str]
     body: Any
     time: float = field(default_factory=time.time)
+
+
+def llm_responder(llm: Any) -> Responder:
+    """A :data:`Responder` that answers with an LLM object of the library (anything with
+    ``complete(messages, schema=...)``, e.g. ``llmnas.app.quality.QualityLLM``): the server
+    then serves that policy through the real HTTP protocol::
+
+        with FakeOpenAIServer(responder=llm_responder(QualityLLM(bench, "expert"))) as server:
+            ...  # a sampler with llm=server.base_url gets the expert's answers
+    """
+
+    def respond(body: dict[str, Any], schema: dict[str, Any] | None, rng: random.Random) -> Any:
+        messages = [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))}
+                    for m in body.get("messages", []) if isinstance(m, dict)]
+        return llm.complete(messages, schema=schema).text
+
+    return respond
 
 
 # --------------------------------------------------------------------------- schema walk
@@ -348,6 +367,17 @@ def _gen_string(node: dict[str, Any], rng: random.Random) -> str:
     return text
 
 
+def _bound_errors(path: str, measure: float, node: dict[str, Any], low: str, high: str, unit: str = "") -> list[str]:
+    """``measure`` (a number, or a length in ``unit``) against the inclusive bounds ``node[low]``
+    and ``node[high]``, where given: e.g. ``"$.cells: 0 items < minItems 1"``."""
+    errors = []
+    if node.get(low) is not None and measure < node[low]:
+        errors.append(f"{path}: {measure}{unit} < {low} {node[low]}")
+    if node.get(high) is not None and measure > node[high]:
+        errors.append(f"{path}: {measure}{unit} > {high} {node[high]}")
+    return errors
+
+
 def schema_errors(value: Any, schema: dict[str, Any], *, _root: dict[str, Any] | None = None,
                   _path: str = "$") -> list[str]:
     """What makes ``value`` invalid under ``schema`` (the subset :func:`generate_from_schema` knows).
@@ -392,10 +422,7 @@ def schema_errors(value: Any, schema: dict[str, Any], *, _root: dict[str, Any] |
             elif node.get("additionalProperties") is False:
                 errors.append(f"{_path}: unexpected property {name!r}")
     elif isinstance(value, list):
-        if len(value) < node.get("minItems", 0):
-            errors.append(f"{_path}: {len(value)} items < minItems {node['minItems']}")
-        if "maxItems" in node and len(value) > node["maxItems"]:
-            errors.append(f"{_path}: {len(value)} items > maxItems {node['maxItems']}")
+        errors += _bound_errors(_path, len(value), node, "minItems", "maxItems", " items")
         if node.get("uniqueItems"):
             keys = [json.dumps(v, sort_keys=True) for v in value]
             if len(set(keys)) != len(keys):
@@ -405,11 +432,7 @@ def schema_errors(value: Any, schema: dict[str, Any], *, _root: dict[str, Any] |
             sub = items if isinstance(items, dict) else {}
             errors += schema_errors(item, sub, _root=root, _path=f"{_path}[{i}]")
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        lo, hi = node.get("minimum"), node.get("maximum")
-        if lo is not None and value < lo:
-            errors.append(f"{_path}: {value} < minimum {lo}")
-        if hi is not None and value > hi:
-            errors.append(f"{_path}: {value} > maximum {hi}")
+        errors += _bound_errors(_path, value, node, "minimum", "maximum")
         ex_lo, ex_hi = node.get("exclusiveMinimum"), node.get("exclusiveMaximum")
         if isinstance(ex_lo, (int, float)) and not isinstance(ex_lo, bool) and value <= ex_lo:
             errors.append(f"{_path}: {value} <= exclusiveMinimum {ex_lo}")
@@ -421,11 +444,19 @@ def schema_errors(value: Any, schema: dict[str, Any], *, _root: dict[str, Any] |
             if abs(ratio - round(ratio)) > 1e-6:
                 errors.append(f"{_path}: {value} is not a multiple of {step}")
     elif isinstance(value, str):
-        if len(value) < node.get("minLength", 0):
-            errors.append(f"{_path}: shorter than minLength {node['minLength']}")
-        if "maxLength" in node and len(value) > node["maxLength"]:
-            errors.append(f"{_path}: longer than maxLength {node['maxLength']}")
+        errors += _bound_errors(_path, len(value), node, "minLength", "maxLength", " characters")
     return errors
+
+
+def list_schema(key: str, fields: dict[str, Any], *, min_items: int, max_items: int) -> dict[str, Any]:
+    """A test schema: an object whose one (required) property ``key`` is a list of
+    ``min_items`` to ``max_items`` objects, each with every one of ``fields`` (name → schema)."""
+    items = {"type": "object", "properties": fields, "required": list(fields)}
+    return {
+        "type": "object",
+        "properties": {key: {"type": "array", "minItems": min_items, "maxItems": max_items, "items": items}},
+        "required": [key],
+    }
 
 
 # --------------------------------------------------------------------------- request helpers

@@ -1,6 +1,9 @@
 """Tabular NAS benchmarks: real published measurements, so a search is judged in seconds.
 
-See :mod:`llmnas.benchmarks.tables` for where the data is read from.
+See :mod:`llmnas.benchmarks.tables` for where the data is read from and
+:mod:`llmnas.benchmarks._lookup` for what every table shares (optimum, rank, the Optuna
+objective). Comparing search methods on these tables is the application's job
+(:mod:`llmnas.app.runner`, ``llmnas compare``), which, unlike this package, uses the hosts.
 """
 
 from .tables import (

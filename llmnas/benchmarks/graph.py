@@ -245,13 +245,6 @@ class GraphBenchTable(LookupBenchmark):
     def _extras_of_row(self, row: int) -> dict[str, Any]:
         return {"key": int(self._ids[row]), "index": int(self._ids[row])}
 
-    def query_key(self, key: int) -> dict[str, Any]:
-        """Every metric of the architecture stored under ``key``."""
-        row = self._data.row_of_key.get(int(key)) if isinstance(key, (int, np.integer)) else None
-        if row is None:
-            raise AbsentArchitectureError(f"no architecture under key {key!r} in the table")
-        return self._metrics_of_row(row)
-
 
 def graph_names() -> list[str]:
     """The registry names, ``graph-<dataset>``."""

@@ -35,13 +35,13 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 import numpy as np
 
 from ..space import Categorical, Config, SearchSpace
+from ._lookup import AbsentArchitectureError, Optimum, RankedTable, TableOptunaObjective
 
 logger = logging.getLogger(__name__)
 
@@ -318,26 +318,9 @@ def arch_str_to_config(arch_str: str) -> Config:
 
 
 # --------------------------------------------------------------------------------------------
-# The benchmark
+# The benchmark (its optimum, best cells, rank, percentile and regret: ``RankedTable``)
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Optimum:
-    """The best value of a metric over the whole table.
-
-    Attributes:
-        value: the best value.
-        config: the configuration reaching it (the lowest official index when several do).
-        index: its official NAS-Bench-201 index.
-        ties: the official indices of every cell reaching it.
-    """
-
-    value: float
-    config: Config
-    index: int
-    ties: tuple[int, ...] = field(repr=False)
-
-
-class NasBench201Table:
+class NasBench201Table(RankedTable):
     """NAS-Bench-201 on one dataset as a benchmark: space, query, optimum, rank.
 
     Configurations use NNI's hub-space labels and op names, so a sample of NNI's
@@ -411,7 +394,7 @@ class NasBench201Table:
             "test_rank": f"{key}_test_rank",
             **{c: c for c in NB201_LATENCY_COLUMNS},
         }
-        self._sorted: dict[str, np.ndarray] = {}
+        self._ids: np.ndarray = self._data.index
 
     @staticmethod
     def normalize_dataset(dataset: str) -> str:
@@ -448,6 +431,9 @@ class NasBench201Table:
     # -- queries -----------------------------------------------------------------------------
     def _row(self, config: Mapping[str, Any]) -> int:
         return int(self._data.row_of_code[int(config_to_ops(config), len(NB201_OPS))])
+
+    def _config_of_row(self, row: int) -> Config:
+        return ops_to_config(self._data.ops[row])
 
     def _metrics_of_row(self, row: int) -> dict[str, Any]:
         numeric = self._data.numeric
@@ -496,65 +482,10 @@ class NasBench201Table:
         self._check_metric(metric)
         return "minimize" if metric.startswith(_MINIMIZED_PREFIXES) or metric == "test_rank" else "maximize"
 
-    def optimum(self, metric: str = "valid_acc", *, direction: str | None = None) -> Optimum:
-        """The best value of ``metric`` and the configuration reaching it.
-
-        ``direction`` defaults to :meth:`direction` (accuracies are maximized).
-        """
-        direction = direction or self.direction(metric)
-        if direction not in ("maximize", "minimize"):
-            raise ValueError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
-        values = self.values(metric)
-        best = float(values.max() if direction == "maximize" else values.min())
-        rows = np.flatnonzero(values == best)
-        indices = sorted(int(self._data.index[r]) for r in rows)
-        first = int(rows[np.argmin(self._data.index[rows])])
-        return Optimum(best, ops_to_config(self._data.ops[first]), indices[0], tuple(indices))
-
-    def top_pairs(self, k: int = 50, metric: str = "valid_acc") -> list[tuple[Config, float]]:
-        """The ``k`` best cells by ``metric`` as ``(config, value)`` pairs, best first: a
-        source for LAPT (principles) or a corpus for GPT-EA's Transformer prior."""
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be an integer >= 1, got {k!r}.")
-        values = self.values(metric)
-        order = np.argsort(values, kind="stable")
-        if self.direction(metric) == "maximize":
-            order = order[::-1]
-        return [(ops_to_config(self._data.ops[r]), float(values[r])) for r in order[:k]]
-
     @property
     def source_description(self) -> str:
         """These cells as a LAPT source, in words for prompts and provenance (no benchmark name)."""
         return f"the best architectures of the same search space trained on another dataset ({self.dataset})"
-
-    def _sorted_values(self, metric: str) -> np.ndarray:
-        cached = self._sorted.get(metric)
-        if cached is None:
-            cached = self._sorted[metric] = np.sort(self.values(metric))
-        return cached
-
-    def rank(self, value: float, metric: str = "valid_acc") -> int:
-        """1 + the number of cells strictly better than ``value`` (1 = as good as the best)."""
-        ordered = self._sorted_values(metric)
-        if self.direction(metric) == "maximize":
-            better = len(ordered) - int(np.searchsorted(ordered, value, side="right"))
-        else:
-            better = int(np.searchsorted(ordered, value, side="left"))
-        return better + 1
-
-    def percentile(self, value: float, metric: str = "valid_acc") -> float:
-        """The percentage of cells that ``value`` matches or beats (100 = as good as the best)."""
-        ordered = self._sorted_values(metric)
-        if self.direction(metric) == "maximize":
-            not_better = int(np.searchsorted(ordered, value, side="right"))
-        else:
-            not_better = len(ordered) - int(np.searchsorted(ordered, value, side="left"))
-        return 100.0 * not_better / len(ordered)
-
-    def regret(self, value: float, metric: str = "valid_acc") -> float:
-        """How far ``value`` is from the optimum (≥ 0 for any value in the table)."""
-        best = self.optimum(metric).value
-        return float(best - value) if self.direction(metric) == "maximize" else float(value - best)
 
     # -- hosts -------------------------------------------------------------------------------
     def optuna_objective(self, metric: str = "valid_acc") -> Nb201OptunaObjective:
@@ -572,58 +503,6 @@ class NasBench201Table:
             >>> study.optimize(table.optuna_objective(), n_trials=20)    # doctest: +SKIP
         """
         return Nb201OptunaObjective(self, metric)
-
-
-class AbsentArchitectureError(KeyError):
-    """A well-formed configuration of the search space that the benchmark's table does not
-    hold (not measured by the benchmark's authors): it has no metrics.
-
-    A ``KeyError`` (the configuration is a key the table lacks); a malformed configuration
-    (unknown dimension or value) raises ``ValueError`` instead.
-    """
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "architecture not in the benchmark"
-
-
-class TableOptunaObjective:
-    """``fn(trial) -> float`` over any table benchmark (``space()``, ``query(config)``, a
-    metric check): suggests every dimension with ``trial.suggest_categorical``, returns
-    ``metric`` and stores the other metrics with ``trial.set_user_attr``. A configuration the
-    table lacks (:class:`AbsentArchitectureError`) returns ``nan`` (Optuna marks the trial FAIL
-    and goes on) with the reason in the user attribute ``"absent"``. It pickles (for
-    multi-process runs) and needs no Optuna import (the trial is duck-typed).
-
-    Example:
-        >>> class Trial:  # any object with Optuna's two methods works
-        ...     def __init__(self): self.user_attrs = {}
-        ...     def suggest_categorical(self, name, choices): return "conv_3x3"
-        ...     def set_user_attr(self, key, value): self.user_attrs[key] = value
-        >>> objective = TableOptunaObjective(NasBench201Table("cifar10"), "valid_acc")
-        >>> trial = Trial()
-        >>> objective(trial) > 0, trial.user_attrs["index"]
-        (True, 1462)
-    """
-
-    def __init__(self, bench: Any, metric: str):
-        bench._check_metric(metric)
-        self.bench = bench
-        self.metric = metric
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.bench!r}, metric={self.metric!r})"
-
-    def __call__(self, trial: Any) -> float:
-        config = {dim.name: trial.suggest_categorical(dim.name, list(dim.choices)) for dim in self.bench.space()}
-        try:
-            metrics = self.bench.query(config)
-        except AbsentArchitectureError as exc:
-            trial.set_user_attr("absent", str(exc))
-            return float("nan")
-        for key, value in metrics.items():
-            if key != self.metric:
-                trial.set_user_attr(key, value)
-        return float(metrics[self.metric])
 
 
 class Nb201OptunaObjective(TableOptunaObjective):

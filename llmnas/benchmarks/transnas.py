@@ -58,7 +58,7 @@ import numpy as np
 
 from ..space import Categorical, Config, SearchSpace
 from ._lookup import AbsentArchitectureError, LookupBenchmark, check_config, choice_lookup, read_only
-from .tables import find_benchmark_file, load_once, read_table
+from .tables import NB201_EDGES, NB201_OP_DESCRIPTIONS, NB201_OPS, find_benchmark_file, load_once, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -82,17 +82,17 @@ TRANSNAS_TASK_DESCRIPTIONS: dict[str, str] = {
 }
 """Each task and the meaning of its ``val_accuracy`` (as NASLib stores it), for prompts."""
 
-MICRO_EDGES: tuple[str, ...] = ("cell/0_1", "cell/0_2", "cell/1_2", "cell/0_3", "cell/1_3", "cell/2_3")
-"""The micro cell's edges in code order (``cell/i_j`` feeds node ``i``'s output to node ``j``)."""
+MICRO_EDGES: tuple[str, ...] = NB201_EDGES
+"""The micro cell's edges in code order: NAS-Bench-201's cell (``cell/i_j`` feeds node ``i``'s
+output to node ``j``)."""
 
-MICRO_OPS: tuple[str, ...] = ("none", "skip_connect", "conv_1x1", "conv_3x3")
-"""Micro edge ops; the position is the code digit."""
+MICRO_OPS: tuple[str, ...] = NB201_OPS[:4]
+"""Micro edge ops: NAS-Bench-201's without the pooling; the position is the code digit."""
 
 MICRO_OP_DESCRIPTIONS: tuple[str, ...] = (
-    "zero: the edge is cut, nothing flows",
+    NB201_OP_DESCRIPTIONS[0],
     "identity (a strided 1x1 reduction where the cell halves the resolution)",
-    "ReLU, 1x1 convolution, batch norm",
-    "ReLU, 3x3 convolution, batch norm",
+    *NB201_OP_DESCRIPTIONS[2:4],
 )
 
 MACRO_MODULES: tuple[str, ...] = tuple(f"module/{i}" for i in range(1, 7))

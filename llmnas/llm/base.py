@@ -1,18 +1,20 @@
-"""What every backend shares: usage metering, the JSONL trace, the response cache, redaction.
+"""What every backend shares: one exchange wrapped in metering, the response cache and the trace.
 
 A backend subclasses :class:`BaseLLM` and implements :meth:`BaseLLM._exchange` (one
-request to its model, after its own retries) and :attr:`BaseLLM.description`. The base class
-wraps each exchange:
+:class:`~llmnas.llm.exchange.ChatRequest` to its model, after its own retries) and
+:attr:`BaseLLM.description`. The base class wraps each exchange:
 
-* **cache** (opt-in, a directory): answers are stored under the sha256 of the canonical
-  request (model, messages, schema, temperature, seed, max_tokens; never a key or a header).
-  ``cache_mode="readwrite"`` serves hits and stores misses; ``"replay"`` serves hits and
-  raises :class:`LLMError` on a miss without contacting the endpoint. A cached answer keeps
-  the token usage of the original exchange (so budgets behave the same on a replay) and is
-  marked ``cached=True`` with ``latency_s=0``.
-* **trace** (opt-in, a ``.jsonl`` path): one JSON line per exchange, hit or error.
-* **secrets**: every secret a backend holds is registered; it is replaced by ``***`` in the
-  trace, the cache, exception messages and the records of the HTTP stack's loggers.
+* **cache** (opt-in, a directory; :mod:`llmnas.llm.cache`): answers are stored under the
+  sha256 of the canonical request (model, messages, schema, temperature, seed, max_tokens;
+  never a key or a header). ``cache_mode="readwrite"`` serves hits and stores misses;
+  ``"replay"`` serves hits and raises :class:`LLMError` on a miss without contacting the
+  endpoint. A cached answer keeps the token usage of the original exchange (so budgets
+  behave the same on a replay) and is marked ``cached=True`` with ``latency_s=0``.
+* **trace** (opt-in, a ``.jsonl`` path; :mod:`llmnas.llm.trace`): one JSON line per
+  exchange, hit or error.
+* **secrets** (:mod:`llmnas.llm.redaction`): every secret a backend holds is registered; it
+  is replaced by ``***`` in the trace, the cache, exception messages and the records of the
+  HTTP stack's loggers.
 
 Objects are thread-safe (several threads may share one) and picklable (locks and clients
 are dropped and recreated lazily).
@@ -20,28 +22,32 @@ are dropped and recreated lazily).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, ClassVar
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
-from .parsing import parse_json_answer
-from .protocol import LLMError, LLMResponse, Message, Usage, UsageMeter, current_trace_context
+from .cache import CACHE_MODES, read_cached, write_cached
+from .exchange import ChatRequest, RawAnswer, check_messages
+from .protocol import CompleteOptions, LLMError, LLMResponse, Message, UsageMeter
+from .redaction import REDACTED, RedactingFilter, guard_loggers, is_placeholder_key, redact, register_secret
+from .trace import append_trace, trace_record
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "CACHE_MODES",
     "REDACTED",
+    "BackendOptions",
     "BaseLLM",
+    "ChatRequest",
     "RawAnswer",
+    "RecordOptions",
     "RedactingFilter",
     "guard_loggers",
     "is_placeholder_key",
@@ -51,184 +57,44 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-CACHE_MODES = ("readwrite", "replay")
-REDACTED = "***"
-
-# --------------------------------------------------------------------------- secrets
-
-_MIN_SECRET_LEN = 8
-_PLACEHOLDER_KEYS = frozenset({"", "empty", "none", "null", "sk-no-key-required", "no-key", "dummy"})
-_GUARDED_PREFIXES = ("openai", "httpx", "httpx2", "httpcore", "httpcore2", "urllib3", "llmnas")
-
-_secrets_lock = threading.Lock()
-_secrets: set[str] = set()
 
 
-def is_placeholder_key(key: str | None) -> bool:
-    """``True`` for keys that are no secret: empty, ``"EMPTY"``-style placeholders, very short."""
-    return key is None or key.strip().lower() in _PLACEHOLDER_KEYS or len(key) < _MIN_SECRET_LEN
+class RecordOptions(TypedDict, total=False):
+    """Where a backend keeps a record of its exchanges: keywords of every backend."""
+
+    trace: str | os.PathLike[str] | None
+    """A ``.jsonl`` file: one line per exchange, hit or error (default: no trace)."""
+    cache: str | os.PathLike[str] | None
+    """A directory for the response cache (default: no cache)."""
+    cache_mode: str
+    """``"readwrite"`` (default: serve hits, store misses) or ``"replay"`` (serve hits, a miss
+    is an :class:`LLMError` and the endpoint is never contacted)."""
 
 
-def register_secret(secret: str | None) -> None:
-    """Remember ``secret`` so that :func:`redact` and the log redaction hide it.
+class BackendOptions(RecordOptions, total=False):
+    """The keywords :class:`BaseLLM` takes besides ``model``."""
 
-    Placeholders (see :func:`is_placeholder_key`) are ignored.
-
-    >>> register_secret("sk-example-0123456789")
-    >>> redact("key=sk-example-0123456789")
-    'key=***'
-    """
-    if secret is None or is_placeholder_key(secret):
-        return
-    with _secrets_lock:
-        _secrets.add(secret)
+    temperature: float | None
+    """Default sampling temperature of :meth:`BaseLLM.complete`, within [0, 2] (default: the endpoint's)."""
+    max_tokens: int | None
+    """Default bound on an answer's tokens (default: the endpoint's)."""
+    seed: int | None
+    """Default sampling seed (default: none)."""
 
 
-def redact(text: str, extra: Iterable[str] = ()) -> str:
-    """``text`` with every registered secret (and each one in ``extra``) replaced by ``***``."""
-    if not text:
-        return text
-    with _secrets_lock:
-        secrets = set(_secrets)
-    secrets.update(s for s in extra if s and not is_placeholder_key(s))
-    for secret in sorted(secrets, key=len, reverse=True):  # longest first
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+def _keys(options: type) -> frozenset[str]:
+    return frozenset(options.__required_keys__ | options.__optional_keys__)  # type: ignore[attr-defined]
 
 
-def _has_secret(text: str) -> bool:
-    with _secrets_lock:
-        return any(s in text for s in _secrets)
+_COMPLETE_OPTIONS = _keys(CompleteOptions)
+_BACKEND_OPTIONS = _keys(BackendOptions)
 
 
-def _scrub(record: logging.LogRecord) -> None:
-    """Replace registered secrets in a log record's message and traceback, in place."""
-    try:
-        message = record.getMessage()
-    except Exception:  # a malformed record: leave it to logging's own error handling
-        return
-    if _has_secret(message):
-        record.msg = redact(message)
-        record.args = None
-    if record.exc_info and record.exc_info[1] is not None:
-        exc_text = logging.Formatter().formatException(record.exc_info)
-        if _has_secret(exc_text):
-            record.exc_info = None
-            record.exc_text = redact(exc_text)
-    elif record.exc_text and _has_secret(record.exc_text):
-        record.exc_text = redact(record.exc_text)
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that rewrites a record whose message or traceback contains a registered
-    secret (it never drops a record). Put it on a handler of your own to keep secrets out of
-    everything that handler writes; the ``llmnas`` command does so on its handlers."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        with _secrets_lock:
-            if not _secrets:
-                return True
-        _scrub(record)
-        return True
-
-
-class _RedactingHandler(logging.Handler):
-    """Scrubs, in place, every record that reaches the logger it sits on (the logger's own and
-    its descendants', loggers created later included), before the handlers further up see it.
-
-    It writes nothing itself. When it is the only handler a record meets on its way up (so
-    that, without it, :data:`logging.lastResort` would have printed the record), it hands the
-    record to ``lastResort``: guarding a logger does not silence it.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(logging.NOTSET)
-
-    def createLock(self) -> None:  # noqa: N802 - logging's name; stateless, nothing to lock
-        self.lock = None  # type: ignore[assignment]
-
-    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
-        with _secrets_lock:
-            has_secrets = bool(_secrets)
-        if has_secrets:
-            _scrub(record)
-        last = logging.lastResort
-        if last is not None and record.levelno >= last.level and not _other_handlers(record.name):
-            last.handle(record)
-        return True
-
-    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() never calls it
-        pass
-
-
-def _other_handlers(name: str) -> bool:
-    """Whether a record of logger ``name`` meets any handler but ours on its way up."""
-    log: logging.Logger | None = logging.getLogger(name)
-    while log is not None:
-        if any(not isinstance(h, _RedactingHandler) for h in log.handlers):
-            return True
-        if not log.propagate:
-            return False
-        log = log.parent
-    return False
-
-
-_FILTER = RedactingFilter()
-_HANDLER = _RedactingHandler()
-_guard_lock = threading.Lock()
-
-
-def guard_loggers() -> None:
-    """Keep registered secrets out of the records of the HTTP stack's loggers and this package's.
-
-    Local to those loggers (``openai``, ``httpx``/``httpx2``, ``httpcore``/``httpcore2``,
-    ``urllib3``, ``llmnas``); nothing global changes (no log-record factory, no change to the
-    root logger or its handlers). Two layers:
-
-    * a redacting handler, first on each of those top-level loggers: a record of any logger
-      below them (``httpcore.http11``, ``llmnas.whatever``, loggers created later included)
-      passes through it, and is scrubbed in place, before it reaches the handlers of the
-      ancestors (the root's included);
-    * a :class:`RedactingFilter` on every such logger that exists now, for a handler attached
-      directly to one of them.
-
-    Idempotent and cheap; backends call it when they register a secret or create a client.
-    """
-    with _guard_lock:
-        for prefix in _GUARDED_PREFIXES:
-            top = logging.getLogger(prefix)
-            if not top.handlers or top.handlers[0] is not _HANDLER:
-                # A new list, bound at once: a thread iterating the old one is not disturbed.
-                top.handlers = [_HANDLER, *(h for h in top.handlers if h is not _HANDLER)]
-        manager = logging.Logger.manager
-        names = [n for n in list(manager.loggerDict) if n.split(".")[0] in _GUARDED_PREFIXES]
-        for name in (*_GUARDED_PREFIXES, *names):
-            log = logging.getLogger(name)
-            if _FILTER not in log.filters:
-                log.addFilter(_FILTER)
-
-
-# --------------------------------------------------------------------------- exchange
-
-
-@dataclass(frozen=True)
-class RawAnswer:
-    """What a backend's :meth:`BaseLLM._exchange` returns: the answer before parsing.
-
-    ``mode`` is how JSON was asked for: ``"json_schema"``, ``"json_object"`` or ``"text"``.
-    """
-
-    text: str
-    finish_reason: str = "stop"
-    usage: Usage = field(default_factory=Usage)
-    model: str = ""
-    mode: str = "text"
-    attempts: int = 1
-
-
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+def _reject_unknown(given: Collection[str], known: frozenset[str], where: str) -> None:
+    """The ``TypeError`` Python raises for an unexpected keyword, for ``**options`` callables."""
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise TypeError(f"{where}() got an unexpected keyword argument {unknown[0]!r}")
 
 
 class BaseLLM(ABC):
@@ -244,7 +110,7 @@ class BaseLLM(ABC):
         ...     @property
         ...     def description(self) -> str:
         ...         return "echo"
-        ...     def _exchange(self, messages, **kw):
+        ...     def _exchange(self, request):
         ...         return RawAnswer(text='{"ok": true}', model="echo")
         >>> Echo(model="echo").complete([{"role": "user", "content": "hi"}]).data
         {'ok': True}
@@ -252,17 +118,10 @@ class BaseLLM(ABC):
 
     _TRANSIENT: ClassVar[tuple[str, ...]] = ("_trace_lock",)
 
-    def __init__(
-        self,
-        *,
-        model: str,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        seed: int | None = None,
-        trace: str | os.PathLike[str] | None = None,
-        cache: str | os.PathLike[str] | None = None,
-        cache_mode: str = "readwrite",
-    ) -> None:
+    def __init__(self, *, model: str, **options: Unpack[BackendOptions]) -> None:
+        _reject_unknown(options, _BACKEND_OPTIONS, f"{type(self).__name__}.__init__")
+        temperature, max_tokens, seed = options.get("temperature"), options.get("max_tokens"), options.get("seed")
+        trace, cache, cache_mode = options.get("trace"), options.get("cache"), options.get("cache_mode", "readwrite")
         if not isinstance(model, str) or not model.strip():
             raise ValueError(f"model must be a non-empty string, got {model!r}")
         if temperature is not None and not 0.0 <= float(temperature) <= 2.0:
@@ -303,35 +162,22 @@ class BaseLLM(ABC):
         """Counts of calls, tokens, errors, cache hits and truncations since creation."""
         return self._usage
 
-    def complete(
-        self,
-        messages: list[Message],
-        *,
-        schema: dict[str, Any] | None = None,
-        schema_name: str = "answer",
-        temperature: float | None = None,
-        seed: int | None = None,
-        max_tokens: int | None = None,
-    ) -> LLMResponse:
+    def complete(self, messages: list[Message], **options: Unpack[CompleteOptions]) -> LLMResponse:
         """Send ``messages`` (asking for JSON following ``schema`` when given); see :class:`LLM`.
 
+        The options are those of :class:`~llmnas.llm.protocol.CompleteOptions`;
         ``temperature``, ``seed`` and ``max_tokens`` default to the values given at
         construction. Raises :class:`LLMError` when no answer could be had.
         """
-        _check_messages(messages)
-        if schema is not None and not isinstance(schema, dict):
-            raise ValueError(f"schema must be a dict (a JSON schema) or None, got {type(schema).__name__}")
-        temperature = self.temperature if temperature is None else float(temperature)
-        seed = self.seed if seed is None else seed
-        max_tokens = self.max_tokens if max_tokens is None else max_tokens
-        key = self.request_key(messages, schema=schema, temperature=temperature, seed=seed, max_tokens=max_tokens)
+        request = self._request_for(messages, options)
+        key = request.key(self._model)
 
         if self.cache_dir is not None:
-            hit = self._cache_read(key)
+            hit = read_cached(self.cache_dir, key, default_model=self._model, description=self.description)
             if hit is not None:
-                response = self._response_from(hit, latency_s=0.0, cached=True)
+                response = hit.decode(self._model, latency_s=0.0, cached=True)
                 self._usage.record(response)
-                self._trace(messages, schema_name, seed, temperature, response, hit.mode, key)
+                self._trace(request, response, hit.mode, key)
                 return response
             if self.cache_mode == "replay":
                 self._usage.record_error()
@@ -339,24 +185,16 @@ class BaseLLM(ABC):
                     f"{self.description}: replay miss: no cached answer for request {key[:16]}… in "
                     f"{self.cache_dir} (cache_mode='replay' never contacts the endpoint)"
                 )
-                self._trace(messages, schema_name, seed, temperature, None, "cache", key, error=str(error))
+                self._trace(request, None, "cache", key, error=str(error))
                 raise error
 
         start = time.monotonic()
         try:
-            raw = self._exchange(
-                messages,
-                schema=schema,
-                schema_name=schema_name,
-                temperature=temperature,
-                seed=seed,
-                max_tokens=max_tokens,
-            )
+            raw = self._exchange(request)
         except LLMError as exc:
             self._usage.record_error()
             safe = self._redact(str(exc))
-            self._trace(messages, schema_name, seed, temperature, None, None, key, error=safe,
-                        latency_s=time.monotonic() - start)
+            self._trace(request, None, None, key, error=safe, latency_s=time.monotonic() - start)
             if safe != str(exc):
                 try:  # the same kind of error (a timeout stays a timeout), without the secret
                     clean = type(exc)(safe) if isinstance(exc, LLMError) else LLMError(safe)
@@ -365,34 +203,24 @@ class BaseLLM(ABC):
                 raise clean from None
             raise
         latency = time.monotonic() - start
-        response = self._response_from(raw, latency_s=latency, cached=False)
+        response = raw.decode(self._model, latency_s=latency, cached=False)
         if response.truncated:
             logger.warning(
                 "%s: answer truncated at max_tokens=%s (finish_reason=length); %s",
                 self.description,
-                max_tokens,
+                request.max_tokens,
                 "salvaged the complete part of the JSON" if response.data is not None else "no JSON salvaged",
             )
         self._usage.record(response)
         if self.cache_dir is not None:
-            self._cache_write(key, messages, schema, temperature, seed, max_tokens, raw)
-        self._trace(messages, schema_name, seed, temperature, response, raw.mode, key, attempts=raw.attempts)
+            write_cached(self.cache_dir, key, request, raw, model=self._model, description=self.description,
+                         redact=self._redact)
+        self._trace(request, response, raw.mode, key, attempts=raw.attempts)
         return response
 
     @abstractmethod
-    def _exchange(
-        self,
-        messages: list[Message],
-        *,
-        schema: dict[str, Any] | None,
-        schema_name: str,
-        temperature: float | None,
-        seed: int | None,
-        max_tokens: int | None,
-    ) -> RawAnswer:
+    def _exchange(self, request: ChatRequest) -> RawAnswer:
         """One request to the model (after the backend's own retries); raises :class:`LLMError`."""
-
-    # ------------------------------------------------------------------ cache
 
     def request_key(
         self,
@@ -404,153 +232,36 @@ class BaseLLM(ABC):
         max_tokens: int | None = None,
     ) -> str:
         """The sha256 (hex) of the canonical request: what the response cache is keyed by."""
-        canonical = json.dumps(
-            {
-                "model": self._model,
-                "messages": [dict(m) for m in messages],
-                "schema": schema,
-                "temperature": temperature,
-                "seed": seed,
-                "max_tokens": max_tokens,
-            },
-            sort_keys=True,
-            ensure_ascii=False,
-            separators=(",", ":"),
-            default=str,
-        )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-    def _cache_file(self, key: str) -> Path:
-        assert self.cache_dir is not None
-        return self.cache_dir / key[:2] / f"{key}.json"
-
-    def _cache_read(self, key: str) -> RawAnswer | None:
-        path = self._cache_file(key)
-        try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-            answer = entry["answer"]
-            usage = answer.get("usage") or {}
-            return RawAnswer(
-                text=answer["text"],
-                finish_reason=answer.get("finish_reason", "stop"),
-                usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
-                model=answer.get("model", self._model),
-                mode=answer.get("mode", "text"),
-            )
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            logger.warning("%s: ignoring unreadable cache entry %s (%s)", self.description, path, type(exc).__name__)
-            return None
-
-    def _cache_write(
-        self,
-        key: str,
-        messages: list[Message],
-        schema: dict[str, Any] | None,
-        temperature: float | None,
-        seed: int | None,
-        max_tokens: int | None,
-        raw: RawAnswer,
-    ) -> None:
-        entry = {
-            "key": key,
-            "created": _utc_now(),
-            "backend": self.description,
-            "request": {
-                "model": self._model,
-                "messages": [{k: self._redact(str(v)) for k, v in m.items()} for m in messages],
-                "schema": schema,
-                "temperature": temperature,
-                "seed": seed,
-                "max_tokens": max_tokens,
-            },
-            "answer": {
-                "text": self._redact(raw.text),
-                "finish_reason": raw.finish_reason,
-                "usage": {"prompt_tokens": raw.usage.prompt_tokens, "completion_tokens": raw.usage.completion_tokens},
-                "model": raw.model,
-                "mode": raw.mode,
-            },
-        }
-        path = self._cache_file(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(entry, fh, ensure_ascii=False, indent=1, default=str)
-                os.replace(tmp, path)  # atomic: concurrent writers of one key are harmless
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError as exc:
-            logger.warning("%s: could not write cache entry %s (%s)", self.description, path, exc)
-
-    # ------------------------------------------------------------------ trace
-
-    def _trace(
-        self,
-        messages: list[Message],
-        schema_name: str,
-        seed: int | None,
-        temperature: float | None,
-        response: LLMResponse | None,
-        mode: str | None,
-        key: str,
-        *,
-        error: str | None = None,
-        latency_s: float | None = None,
-        attempts: int | None = None,
-    ) -> None:
-        if self.trace_path is None:
-            return
-        record: dict[str, Any] = {
-            "time": _utc_now(),
-            "backend": self.description,
-            "model": response.model if response is not None and response.model else self._model,
-            "mode": mode,
-            "messages": [{k: self._redact(str(v)) for k, v in m.items()} for m in messages],
-            "schema_name": schema_name,
-            "temperature": temperature,
-            "seed": seed,
-            "answer": self._redact(response.text) if response is not None else None,
-            "finish_reason": response.finish_reason if response is not None else None,
-            "parsed": response is not None and response.data is not None,
-            "usage": (
-                {"prompt_tokens": response.usage.prompt_tokens, "completion_tokens": response.usage.completion_tokens}
-                if response is not None
-                else None
-            ),
-            "latency_s": round(response.latency_s if response is not None else (latency_s or 0.0), 4),
-            "cached": bool(response is not None and response.cached),
-            "attempts": attempts,
-            "request_key": key,
-            "error": self._redact(error) if error else None,
-            **current_trace_context(),  # the host's ids: study and trial, or experiment and model
-        }
-        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
-        try:
-            with self._trace_lock:
-                self.trace_path.parent.mkdir(parents=True, exist_ok=True)
-                with self.trace_path.open("a", encoding="utf-8") as fh:
-                    fh.write(line)
-        except OSError as exc:
-            logger.warning("%s: could not write trace %s (%s)", self.description, self.trace_path, exc)
+        request = ChatRequest(messages, schema=schema, temperature=temperature, seed=seed, max_tokens=max_tokens)
+        return request.key(self._model)
 
     # ------------------------------------------------------------------ helpers
 
-    def _response_from(self, raw: RawAnswer, *, latency_s: float, cached: bool) -> LLMResponse:
-        text = raw.text or ""
-        return LLMResponse(
-            text=text,
-            data=parse_json_answer(text),
-            finish_reason=raw.finish_reason or "stop",
-            usage=raw.usage,
-            model=raw.model or self._model,
-            latency_s=latency_s,
-            cached=cached,
+    def _request_for(self, messages: list[Message], options: CompleteOptions) -> ChatRequest:
+        """The request :meth:`complete` sends: the options checked, this backend's defaults applied."""
+        _reject_unknown(options, _COMPLETE_OPTIONS, f"{type(self).__name__}.complete")
+        check_messages(messages)
+        schema = options.get("schema")
+        if schema is not None and not isinstance(schema, dict):
+            raise ValueError(f"schema must be a dict (a JSON schema) or None, got {type(schema).__name__}")
+        temperature, seed, max_tokens = options.get("temperature"), options.get("seed"), options.get("max_tokens")
+        return ChatRequest(
+            messages,
+            schema=schema,
+            schema_name=options.get("schema_name", "answer"),
+            temperature=self.temperature if temperature is None else float(temperature),
+            seed=self.seed if seed is None else seed,
+            max_tokens=self.max_tokens if max_tokens is None else max_tokens,
         )
+
+    def _trace(self, request: ChatRequest, response: LLMResponse | None, mode: str | None, key: str,
+               **extra: Any) -> None:
+        """Append the trace record of one exchange (``extra``: error, latency_s, attempts)."""
+        if self.trace_path is None:
+            return
+        record = trace_record(request, response, backend=self.description, model=self._model, mode=mode, key=key,
+                              redact=self._redact, **extra)
+        append_trace(self.trace_path, self._trace_lock, record, backend=self.description)
 
     def _add_secret(self, secret: str | None) -> None:
         """Register a secret this backend holds (placeholders are ignored)."""
@@ -588,11 +299,3 @@ class BaseLLM(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.description!r})"
-
-
-def _check_messages(messages: list[Message]) -> None:
-    if not isinstance(messages, list) or not messages:
-        raise ValueError("messages must be a non-empty list of {'role': ..., 'content': ...} dicts")
-    for m in messages:
-        if not isinstance(m, dict) or "role" not in m or "content" not in m:
-            raise ValueError(f"each message must be a dict with 'role' and 'content', got {m!r}")

@@ -24,10 +24,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from .base import BaseLLM, RawAnswer
-from .protocol import LLMError, Message, Usage
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+from .base import BaseLLM, RecordOptions
+from .exchange import ChatRequest, RawAnswer
+from .protocol import LLMError, Usage
 
 __all__ = ["LOCAL_MODELS", "LLAMA_INSTALL", "LocalLLM", "find_local_model", "local_model_problem"]
 
@@ -158,7 +162,7 @@ class LocalLLM(BaseLLM):
         chat_format: override llama.cpp's chat format (default: the model's template, or
             ``"gemma"`` for gemma3-270m).
         temperature, max_tokens: defaults for :meth:`complete` (max_tokens default 1024).
-        trace, cache, cache_mode: see :class:`~llmnas.llm.base.BaseLLM`.
+        trace, cache, cache_mode: see :class:`~llmnas.llm.base.RecordOptions`.
 
     Example (loads the model, about a second)::
 
@@ -180,9 +184,7 @@ class LocalLLM(BaseLLM):
         chat_format: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = _DEFAULT_MAX_TOKENS,
-        trace: str | os.PathLike[str] | None = None,
-        cache: str | os.PathLike[str] | None = None,
-        cache_mode: str = "readwrite",
+        **options: Unpack[RecordOptions],
     ) -> None:
         if not isinstance(n_ctx, int) or n_ctx < 256:
             raise ValueError(f"n_ctx must be an int >= 256, got {n_ctx!r}")
@@ -196,8 +198,7 @@ class LocalLLM(BaseLLM):
                 raise ValueError(
                     f"model must be one of {sorted(LOCAL_MODELS)} or a path to a .gguf file, got {name!r}"
                 )
-        super().__init__(model=name, temperature=temperature, max_tokens=max_tokens, trace=trace, cache=cache,
-                         cache_mode=cache_mode)
+        super().__init__(model=name, temperature=temperature, max_tokens=max_tokens, **options)
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.model_seed = seed
@@ -251,41 +252,26 @@ class LocalLLM(BaseLLM):
         logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL + 1)
         return self._llama
 
-    def _exchange(
-        self,
-        messages: list[Message],
-        *,
-        schema: dict[str, Any] | None,
-        schema_name: str,
-        temperature: float | None,
-        seed: int | None,
-        max_tokens: int | None,
-    ) -> RawAnswer:
+    def _exchange(self, request: ChatRequest) -> RawAnswer:
         with self._llama_lock:
             llama = self._load()
-            kwargs: dict[str, Any] = {
-                "messages": [dict(m) for m in messages],
-                "seed": seed if seed is not None else self._seeds.randrange(2**31),
-            }
-            if schema is not None:
-                kwargs["response_format"] = {"type": "json_object", "schema": schema}
-            if temperature is not None:
-                kwargs["temperature"] = temperature
-            if max_tokens is not None:
-                kwargs["max_tokens"] = max_tokens
+            kwargs: dict[str, Any] = {"messages": [dict(m) for m in request.messages], **request.sampling()}
+            if request.seed is None:  # each call its own seed, drawn from the model's seed
+                kwargs["seed"] = self._seeds.randrange(2**31)
+            if request.schema is not None:
+                kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
             try:
                 result = llama.create_chat_completion(**kwargs)
             except (ValueError, RuntimeError) as exc:  # e.g. the prompt exceeds n_ctx
                 raise LLMError(f"{self.description}: {type(exc).__name__}: {exc}") from None
         choice = (result.get("choices") or [{}])[0]
         text = (choice.get("message") or {}).get("content") or ""
-        usage = result.get("usage") or {}
         return RawAnswer(
             text=text,
             finish_reason=choice.get("finish_reason") or "stop",
-            usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
+            usage=Usage.from_dict(result.get("usage")),
             model=self.model,
-            mode="json_object" if schema is not None else "text",
+            mode="json_object" if request.schema is not None else "text",
         )
 
     def close(self) -> None:

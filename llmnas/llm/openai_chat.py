@@ -24,11 +24,14 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
-from .base import BaseLLM, RawAnswer, guard_loggers, is_placeholder_key, redact, register_secret
+from .base import BackendOptions, BaseLLM
+from .exchange import ChatRequest, RawAnswer
 from .protocol import LLMError, LLMRefused, LLMTimeout, Message, Usage, llm_timeout_setting, time_left
+from .redaction import guard_loggers, is_placeholder_key, redact, register_secret
 
 if TYPE_CHECKING:
     import openai
+    from typing_extensions import Unpack
 
 __all__ = ["OpenAIChatLLM", "list_models", "OPENAI_DEFAULT_BASE_URL", "STRUCTURED_MODES"]
 
@@ -115,6 +118,34 @@ def _schema_prompt(schema: dict[str, Any]) -> str:
     )
 
 
+def _new_client(api_key: str, base_url: str, timeout: float) -> openai.OpenAI:
+    """An SDK client with the SDK's own retries off (they are done here), its loggers guarded."""
+    try:
+        import openai
+    except ImportError as exc:  # pragma: no cover - openai is a dependency
+        raise LLMError("the 'openai' package is not installed: pip install openai") from exc
+    client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+    guard_loggers()
+    return client
+
+
+def _body(request: ChatRequest, mode: str) -> dict[str, Any]:
+    """The messages and ``response_format`` of ``request`` for the structured-output ``mode``."""
+    schema = request.schema
+    if schema is None:
+        return {"messages": [dict(m) for m in request.messages]}
+    if mode == "json_schema":
+        name = _SCHEMA_NAME.sub("_", request.schema_name)[:64] or "answer"
+        return {
+            "messages": [dict(m) for m in request.messages],
+            "response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": schema}},
+        }
+    body: dict[str, Any] = {"messages": _with_schema_prompt(request.messages, schema)}
+    if mode == "json_object":
+        body["response_format"] = {"type": "json_object", "schema": schema}
+    return body
+
+
 def _with_schema_prompt(messages: list[Message], schema: dict[str, Any]) -> list[dict[str, str]]:
     """The messages with the schema instruction appended to the last user message."""
     out = [dict(m) for m in messages]
@@ -147,8 +178,8 @@ class OpenAIChatLLM(BaseLLM):
         retry_after_max: cap on a server's ``Retry-After``.
         structured: ``"auto"`` (start with ``json_schema``, downgrade as needed) or the mode
             to start with: ``"json_schema"``, ``"json_object"``, ``"text"``.
-        temperature, max_tokens, seed: defaults for :meth:`complete`.
-        trace, cache, cache_mode: see :class:`~llmnas.llm.base.BaseLLM`.
+        temperature, max_tokens, seed, trace, cache, cache_mode: see
+            :class:`~llmnas.llm.base.BackendOptions`.
 
     Example (needs a reachable endpoint, so not run as a doctest)::
 
@@ -178,12 +209,7 @@ class OpenAIChatLLM(BaseLLM):
         backoff_max: float = 16.0,
         retry_after_max: float = 60.0,
         structured: str = "auto",
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        seed: int | None = None,
-        trace: str | os.PathLike[str] | None = None,
-        cache: str | os.PathLike[str] | None = None,
-        cache_mode: str = "readwrite",
+        **options: Unpack[BackendOptions],
     ) -> None:
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
@@ -198,15 +224,7 @@ class OpenAIChatLLM(BaseLLM):
             raise ValueError(f"retry_after_max must be >= 0, got {retry_after_max!r}")
         if structured != "auto" and structured not in STRUCTURED_MODES:
             raise ValueError(f"structured must be 'auto' or one of {STRUCTURED_MODES}, got {structured!r}")
-        super().__init__(
-            model=model,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            seed=seed,
-            trace=trace,
-            cache=cache,
-            cache_mode=cache_mode,
-        )
+        super().__init__(model=model, **options)
         url = base_url if base_url is not None else os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
         if not re.match(r"^https?://", url):
             raise ValueError(f"base_url must start with http:// or https://, got {safe_url(url)!r}")
@@ -214,7 +232,8 @@ class OpenAIChatLLM(BaseLLM):
         self._key_from_env = api_key is None
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         if not key:
-            if _is_official(self.base_url) and not (cache and cache_mode == "replay"):  # a replay sends nothing
+            replay = options.get("cache") and options.get("cache_mode") == "replay"
+            if _is_official(self.base_url) and not replay:  # a replay sends nothing
                 raise ValueError(
                     "OpenAIChatLLM needs an API key for api.openai.com: pass api_key=... or set OPENAI_API_KEY"
                 )
@@ -246,31 +265,14 @@ class OpenAIChatLLM(BaseLLM):
         """The structured-output mode this client currently starts with."""
         return self._mode
 
-    def _exchange(
-        self,
-        messages: list[Message],
-        *,
-        schema: dict[str, Any] | None,
-        schema_name: str,
-        temperature: float | None,
-        seed: int | None,
-        max_tokens: int | None,
-    ) -> RawAnswer:
-        common = {"temperature": temperature, "seed": seed, "max_tokens": max_tokens}
-        if schema is None:
-            return self._request(messages, None, schema_name, "text", may_reject_5xx=False, **common)
+    def _exchange(self, request: ChatRequest) -> RawAnswer:
+        if request.schema is None:
+            return self._request(request, "text", may_reject_5xx=False)
         with self._mode_lock:
             mode, confirmed = self._mode, self._mode_confirmed
         while True:
             try:
-                raw = self._request(
-                    messages,
-                    schema,
-                    schema_name,
-                    mode,
-                    may_reject_5xx=mode == "json_schema" and not confirmed,
-                    **common,
-                )
+                raw = self._request(request, mode, may_reject_5xx=mode == "json_schema" and not confirmed)
             except _Rejected as rejected:
                 next_mode = STRUCTURED_MODES[STRUCTURED_MODES.index(mode) + 1]
                 logger.debug(
@@ -305,53 +307,14 @@ class OpenAIChatLLM(BaseLLM):
     def _get_client(self) -> openai.OpenAI:
         with self._client_lock:
             if self._client is None:
-                try:
-                    import openai
-                except ImportError as exc:  # pragma: no cover - openai is a dependency
-                    raise LLMError("the 'openai' package is not installed: pip install openai") from exc
-                self._client = openai.OpenAI(
-                    api_key=self._api_key,
-                    base_url=self.base_url,
-                    timeout=self.timeout,
-                    max_retries=0,
-                )
-                guard_loggers()
+                self._client = _new_client(self._api_key, self.base_url, self.timeout)
             return self._client
 
-    def _request(
-        self,
-        messages: list[Message],
-        schema: dict[str, Any] | None,
-        schema_name: str,
-        mode: str,
-        *,
-        may_reject_5xx: bool,
-        temperature: float | None,
-        seed: int | None,
-        max_tokens: int | None,
-    ) -> RawAnswer:
+    def _request(self, request: ChatRequest, mode: str, *, may_reject_5xx: bool) -> RawAnswer:
         import openai
         from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
-        kwargs: dict[str, Any] = {"model": self.model}
-        if schema is not None and mode == "json_schema":
-            name = _SCHEMA_NAME.sub("_", schema_name)[:64] or "answer"
-            kwargs["messages"] = [dict(m) for m in messages]
-            kwargs["response_format"] = {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
-        elif schema is not None and mode == "json_object":
-            kwargs["messages"] = _with_schema_prompt(messages, schema)
-            kwargs["response_format"] = {"type": "json_object", "schema": schema}
-        elif schema is not None:
-            kwargs["messages"] = _with_schema_prompt(messages, schema)
-        else:
-            kwargs["messages"] = [dict(m) for m in messages]
-        if temperature is not None:
-            kwargs["temperature"] = temperature
-        if seed is not None:
-            kwargs["seed"] = seed
-        if max_tokens is not None:
-            kwargs["max_tokens"] = max_tokens
-
+        kwargs = {"model": self.model, **_body(request, mode), **request.sampling()}
         client = self._get_client()
         attempts = 0
         left = time_left()
@@ -435,8 +398,8 @@ class OpenAIChatLLM(BaseLLM):
             text = (getattr(message, "content", None) or "") if message is not None else ""
             finish = getattr(choice, "finish_reason", None) or "stop"
         usage = getattr(completion, "usage", None)
-        prompt_tokens = getattr(usage, "prompt_tokens", None) if usage is not None else None
-        completion_tokens = getattr(usage, "completion_tokens", None) if usage is not None else None
+        prompt_tokens = getattr(usage, "prompt_tokens", None)
+        completion_tokens = getattr(usage, "completion_tokens", None)
         if completion_tokens is None:  # some servers omit usage: a rough estimate
             completion_tokens = len(text) // 4 + (1 if text else 0)
         return RawAnswer(
@@ -481,9 +444,8 @@ def list_models(base_url: str, *, api_key: str | None = None, timeout: float = 1
     import openai
 
     key = api_key or os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_API_KEY
-    client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
     register_secret(key)
-    guard_loggers()
+    client = _new_client(key, base_url, timeout)
     try:
         return [m.id for m in client.models.list()]
     except openai.OpenAIError as exc:

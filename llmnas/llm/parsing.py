@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["parse_json_answer"]
@@ -87,9 +88,9 @@ def _next_opener(text: str, start: int) -> int:
     return min(positions) if positions else -1
 
 
-def _matching_close(text: str, start: int) -> int | None:
-    """Index of the bracket closing the one at ``start`` (string-aware), or ``None``."""
-    stack: list[str] = []
+def _outside_strings(text: str, start: int) -> Iterator[tuple[int, str]]:
+    """``(index, character)`` of each character from ``start`` on that is outside every JSON
+    string (the quotes themselves excluded): the text's structure."""
     in_string = False
     escaped = False
     for i in range(start, len(text)):
@@ -101,10 +102,17 @@ def _matching_close(text: str, start: int) -> int | None:
                 escaped = True
             elif ch == '"':
                 in_string = False
-            continue
-        if ch == '"':
+        elif ch == '"':
             in_string = True
-        elif ch in _OPENERS:
+        else:
+            yield i, ch
+
+
+def _matching_close(text: str, start: int) -> int | None:
+    """Index of the bracket closing the one at ``start`` (string-aware), or ``None``."""
+    stack: list[str] = []
+    for i, ch in _outside_strings(text, start):
+        if ch in _OPENERS:
             stack.append(_OPENERS[ch])
         elif ch in "}]":
             if not stack or stack[-1] != ch:
@@ -127,26 +135,13 @@ def _salvage(text: str, start: int) -> Any | None:
     clean: list[tuple[int, str]] = []
     partial: list[tuple[int, str]] = []
     stack: list[str] = []
-    in_string = False
-    escaped = False
 
     def cut_at(pos: int) -> None:
         entry = (pos, "".join(reversed(stack)))
         (clean if stack[-1] == "]" or len(stack) == 1 else partial).append(entry)
 
-    for i in range(start, len(text)):
-        ch = text[i]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch == '"':
-            in_string = True
-        elif ch in _OPENERS:
+    for i, ch in _outside_strings(text, start):
+        if ch in _OPENERS:
             stack.append(_OPENERS[ch])
             if ch == "[":
                 cut_at(i + 1)

@@ -11,8 +11,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Iterator, Protocol, TypedDict, runtime_checkable
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 Message = dict[str, str]
 """A chat message: ``{"role": "system" | "user" | "assistant", "content": "..."}``."""
@@ -43,6 +47,17 @@ class Usage:
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    def as_dict(self) -> dict[str, int]:
+        """``{"prompt_tokens": ..., "completion_tokens": ...}``: how traces and caches store it."""
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+
+    @classmethod
+    def from_dict(cls, counts: Mapping[str, Any] | None) -> Usage:
+        """The usage in ``counts`` (an endpoint's ``usage`` object or :meth:`as_dict`'s);
+        a missing count is 0."""
+        counts = counts or {}
+        return cls(int(counts.get("prompt_tokens", 0)), int(counts.get("completion_tokens", 0)))
+
 
 @dataclass(frozen=True)
 class LLMResponse:
@@ -71,6 +86,21 @@ class LLMResponse:
         return self.finish_reason == "length"
 
 
+class CompleteOptions(TypedDict, total=False):
+    """The keyword options of :meth:`LLM.complete`, all optional."""
+
+    schema: dict[str, Any] | None
+    """A JSON schema the answer should follow; the parsed value lands in ``LLMResponse.data``."""
+    schema_name: str
+    """A name for the schema, for endpoints that want one (default ``"answer"``)."""
+    temperature: float | None
+    """Sampling temperature (default: the backend's)."""
+    seed: int | None
+    """Sampling seed (default: the backend's)."""
+    max_tokens: int | None
+    """Bound on the answer's length in tokens (default: the backend's)."""
+
+
 @runtime_checkable
 class LLM(Protocol):
     """What the methods need from a language model.
@@ -93,16 +123,8 @@ class LLM(Protocol):
         """Counts of calls and tokens since the backend was created."""
         ...
 
-    def complete(
-        self,
-        messages: list[Message],
-        *,
-        schema: dict[str, Any] | None = None,
-        schema_name: str = "answer",
-        temperature: float | None = None,
-        seed: int | None = None,
-        max_tokens: int | None = None,
-    ) -> LLMResponse:
+    def complete(self, messages: list[Message], **options: Unpack[CompleteOptions]) -> LLMResponse:
+        """Answer ``messages`` with the :class:`CompleteOptions` given."""
         ...
 
 

@@ -46,6 +46,12 @@ class Method(ABC):
         """Why the search should stop now (e.g. a target score was reached), or ``None``."""
         return None
 
+    @property
+    def has_stop_rule(self) -> bool:
+        """Whether :meth:`stop_reason` may ever stop the search (e.g. CoLLM-NAS: only with a
+        target), so hosts and the searcher skip building what it reads when it cannot."""
+        return type(self).stop_reason is not Method.stop_reason
+
     def budget_hint(self) -> int | None:
         """The evaluation budget the method plans with when the host does not say."""
         return None

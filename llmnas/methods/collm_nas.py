@@ -179,11 +179,22 @@ class CoLLMNAS(Method):
 
     def best_within_limit(self, history: History) -> Observation | None:
         """The best complete, feasible architecture within the resource limit (an enqueued or
-        host-chosen trial over the limit may rank above it)."""
-        for obs in history.ranked():
-            if obs.feasible and obs.state == TrialState.COMPLETE and self.within_limit(obs.config):
-                return obs
-        return None
+        host-chosen trial over the limit may rank above it). Reads the ranking from the top in
+        growing slices, so it costs about the rank of the answer (the best, usually), and the
+        limit is checked once per architecture read."""
+        read, k = 0, 8
+        while True:
+            top = history.top(k)
+            for obs in top[read:]:
+                if obs.feasible and obs.state == TrialState.COMPLETE and self.within_limit(obs.config):
+                    return obs
+            if len(top) < k:
+                return None
+            read, k = k, 4 * k
+
+    @property
+    def has_stop_rule(self) -> bool:
+        return self.target is not None
 
     def stop_reason(self, history: History) -> str | None:
         if self.target is None:
@@ -207,10 +218,11 @@ class CoLLMNAS(Method):
 
     def propose(self, ctx: Context, n: int) -> list[Proposal]:
         strategy = self.strategy(ctx, n)
-        proposals, _ = ctx.ask_proposals(
-            prompts.generator_messages(ctx, strategy, n, self.target, self.limit_text), n, self.fallback,
-            purpose="generator", role="generator", rationale=strategy,
-        )
+        # No Generator LLM (use_llm=False, or none could be set up): no prompt to write.
+        messages = [] if ctx.llm_for("generator") is None else \
+            prompts.generator_messages(ctx, strategy, n, self.target, self.limit_text)
+        proposals, _ = ctx.ask_proposals(messages, n, self.fallback, purpose="generator", role="generator",
+                                         rationale=strategy)
         return proposals
 
     def strategy(self, ctx: Context, upcoming: int) -> Mapping[str, Any]:
@@ -226,6 +238,12 @@ class CoLLMNAS(Method):
     def _navigate(self, ctx: Context, r: int, upcoming: int) -> dict[str, Any]:
         entries = _entries(ctx)
         previous = entries[-1][1] if entries else None
+        if ctx.llm_for("navigator") is None:  # no Navigator LLM: keep the strategy, write no prompt
+            ctx.last_miss = ctx._no_llm_reason()
+            kept = previous["strategy"] if previous else dict(DEFAULT_STRATEGY)
+            logger.info("CoLLM-NAS round %d: no new strategy (%s); keeping %s", r, ctx.last_miss,
+                        "the previous one" if previous else "the default one")
+            return {"round": r, "source": "kept", "evaluated": len(ctx.history), "message": "", "strategy": kept}
         talked = [e for _, e in entries if e.get("source") == "llm"]
         if not talked or self.navigator_memory == 0:
             exchanges: list[Mapping[str, Any]] = []
@@ -239,7 +257,9 @@ class CoLLMNAS(Method):
             # Every result since the previous revision (more than one round when batches are
             # larger than rounds), bounded so the prompt does not grow.
             since = int(previous.get("evaluated", 0)) if previous else 0
-            results = list(ctx.history)[since:][-max(self.round_size, self.batch_size, 5) * 2:]
+            since = since if since >= 0 else max(0, len(ctx.history) + since)  # as a slice would read it
+            start = max(since, len(ctx.history) - max(self.round_size, self.batch_size, 5) * 2)
+            results = [ctx.history[i] for i in range(start, len(ctx.history))]
             fb = prompts.feedback(ctx, results, self.target, self.best_within_limit(ctx.history) or ctx.history.best())
             message = f"{message}\n\n{fb}" if message else fb
         answer = ctx.ask_json(prompts.navigator_messages(ctx, exchanges, message), prompts.NAVIGATOR_SCHEMA,

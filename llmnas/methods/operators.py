@@ -7,7 +7,7 @@ nothing usable) and by the evolutionary parts of the methods themselves.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Container, Sequence
 
 import numpy as np
 
@@ -15,6 +15,24 @@ from ..history import History, Observation
 from ..space import Categorical, Config, Dimension, Float, Integer, MultiChoice, SearchSpace
 
 _MAX_TRIES = 200
+
+
+class KeysSeen:
+    """The keys of ``taken`` plus those added here, without copying ``taken`` (the keys of the
+    whole history): ``in`` looks in both, :meth:`add` only records here. ``taken`` must not
+    change while this is in use (the operators only read it)."""
+
+    __slots__ = ("taken", "added")
+
+    def __init__(self, taken: Container[Any]) -> None:
+        self.taken = taken
+        self.added: set = set()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.added or key in self.taken
+
+    def add(self, key: Any) -> None:
+        self.added.add(key)
 
 
 def mutate_value(dim: Dimension, value: Any, rng: np.random.Generator) -> Any:
@@ -79,17 +97,18 @@ def uniform_crossover(space: SearchSpace, a: Config, b: Config, rng: np.random.G
 
 def tournament(history: History, rng: np.random.Generator, size: int, pool: Sequence[Observation] | None = None) -> Observation | None:
     """The best of ``size`` observations drawn at random from ``pool`` (default: all usable)."""
-    pool = pool if pool is not None else history.usable
-    if not pool:
+    count = len(pool) if pool is not None else history.n_usable
+    if not count:
         return None
-    picks = rng.choice(len(pool), size=min(size, len(pool)), replace=False)
-    return min((pool[int(i)] for i in picks), key=history.rank_position)
+    at = pool.__getitem__ if pool is not None else history.usable_at  # the history's list is not copied
+    picks = rng.choice(count, size=min(size, count), replace=False)
+    return min((at(int(i)) for i in picks), key=history.rank_position)
 
 
-def unique_random(space: SearchSpace, rng: np.random.Generator, n: int, taken: set) -> list[Config]:
+def unique_random(space: SearchSpace, rng: np.random.Generator, n: int, taken: Container[Any]) -> list[Config]:
     """Up to ``n`` random configurations whose keys are not in ``taken`` (nor repeated)."""
     out: list[Config] = []
-    seen = set(taken)
+    seen = KeysSeen(taken)
     tries = 0
     while len(out) < n and tries < _MAX_TRIES * max(1, n):
         tries += 1
@@ -102,13 +121,13 @@ def unique_random(space: SearchSpace, rng: np.random.Generator, n: int, taken: s
 
 
 def mutate_or_random(
-    space: SearchSpace, history: History, rng: np.random.Generator, n: int, taken: set,
+    space: SearchSpace, history: History, rng: np.random.Generator, n: int, taken: Container[Any],
     *, parents: int = 10, tournament_size: int = 3,
 ) -> list[Config]:
     """The default fallback: mutations of good configurations (tournament among the top
     ``parents``), then random configurations, never one whose key is in ``taken``."""
     out: list[Config] = []
-    seen = set(taken)
+    seen = KeysSeen(taken)
     top = history.top(parents)
     tries = 0
     while top and len(out) < n and tries < _MAX_TRIES * max(1, n):

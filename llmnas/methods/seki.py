@@ -120,15 +120,15 @@ class SEKI(Method):
         return ctx.history.top(self.top_k)
 
     def propose(self, ctx: Context, n: int) -> list[Proposal]:
-        if self.phase(ctx) == "knowledge-inspiration" and ctx.history.usable:
+        if self.phase(ctx) == "knowledge-inspiration" and ctx.history.n_usable:
             return self._inspire(ctx, n)
         return self._self_evolve(ctx, n)
 
     # -- the two stages ----------------------------------------------------------------------
     def _current(self, ctx: Context) -> Observation | None:
         if self.current == "latest":
-            usable = ctx.history.usable
-            return usable[-1] if usable else None
+            last = ctx.history.recent_usable(1)
+            return last[-1] if last else None
         return ctx.history.best()
 
     def _self_evolve(self, ctx: Context, n: int) -> list[Proposal]:
@@ -138,7 +138,7 @@ class SEKI(Method):
         strategy = ctx.knowledge.get(key)
         if strategy is None:
             previous = ctx.knowledge.latest("seki/strategy")
-            answer = ctx.ask_json(
+            answer = None if ctx.llm_for(None) is None else ctx.ask_json(  # no LLM: no prompt to write
                 prompts.strategy_messages(ctx, current, previous[1] if previous else None,
                                           None if previous else transferred_knowledge(ctx)),
                 prompts.STRATEGY_SCHEMA, purpose="strategy", upcoming=n,
@@ -153,10 +153,8 @@ class SEKI(Method):
                             "the previous one" if previous else "the default one")
         else:
             logger.debug("SEKI step %d: reusing the strategy another worker wrote", step)
-        proposals, _ = ctx.ask_proposals(
-            prompts.generation_messages(ctx, strategy, current, n), n, self.fallback,
-            purpose="self-evolution", rationale=strategy,
-        )
+        messages = [] if ctx.llm_for(None) is None else prompts.generation_messages(ctx, strategy, current, n)
+        proposals, _ = ctx.ask_proposals(messages, n, self.fallback, purpose="self-evolution", rationale=strategy)
         return proposals
 
     def _inspire(self, ctx: Context, n: int) -> list[Proposal]:
@@ -164,8 +162,9 @@ class SEKI(Method):
         k = min(self.n_inspiration, len(repository))
         picks = sorted(ctx.rng.choice(len(repository), size=k, replace=False).tolist())
         examples = [repository[i] for i in picks]
+        messages = [] if ctx.llm_for(None) is None else prompts.inspiration_messages(ctx, examples, n)
         proposals, answer = ctx.ask_proposals(
-            prompts.inspiration_messages(ctx, examples, n), n, self.fallback,
+            messages, n, self.fallback,
             purpose="knowledge-inspiration",
             extra_properties={"patterns": {"type": "string", "maxLength": 400}},
         )

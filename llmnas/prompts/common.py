@@ -6,10 +6,14 @@ a task description. History lists are bounded so prompt size does not grow with 
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import Counter
 from typing import Iterable
 
 from ..history import History, Observation, TrialState
 from ..proposals import Context
+from ..space import SearchSpace
 
 SYSTEM = (
     "You are an expert in neural network architecture design who helps an automated search. "
@@ -68,11 +72,67 @@ def tried_block(ctx: Context, *, top: int = 8, recent: int = 8, failures: int = 
             shown.append(obs)
     best = "the Pareto front first" if ctx.history.multi_objective else "the best"
     text = f"Tried so far ({len(ctx.history)} in all; {best}, then the latest):\n{numbered(ctx, shown)}"
-    failed = [o for o in ctx.history if o.state == TrialState.FAILED and ctx.space.key(o.config) not in seen]
-    if failed:
-        lines = "\n".join(f"- {format_observation(ctx, o)}" for o in failed[-failures:])
-        text += f"\nFailed to train or evaluate ({len(failed)} more; the latest):\n{lines}"
+    n_failed, latest_failed = _failures(ctx.history, ctx.space).outside(seen, failures)
+    if n_failed:
+        lines = "\n".join(f"- {format_observation(ctx, o)}" for o in latest_failed)
+        text += f"\nFailed to train or evaluate ({n_failed} more; the latest):\n{lines}"
     if ctx.pending:
         running = "\n".join(f"- {ctx.space.format_config(c)}" for c in ctx.pending[:recent])
         text += f"\nBeing evaluated now (do not repeat):\n{running}"
     return text
+
+
+class _Failures:
+    """The failed observations of one history and their keys in one space, read as the history
+    grows (it only grows), so a prompt's failure list costs what is new, not the study."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+        self.read = 0
+        self.failed: list[tuple[Observation, str]] = []
+        self.per_key: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def update(self, history: History) -> "_Failures":
+        with self.lock:
+            for i in range(self.read, len(history)):
+                obs = history[i]
+                if obs.state == TrialState.FAILED:
+                    key = self.space.key(obs.config)
+                    self.failed.append((obs, key))
+                    self.per_key[key] += 1
+            self.read = len(history)
+        return self
+
+    def outside(self, seen: set, latest: int) -> tuple[int, list[Observation]]:
+        """How many failed observations have a key not in ``seen``, and the latest ``latest``
+        of them, oldest first."""
+        with self.lock:
+            if latest <= 0:  # as the slice failed[-latest:] reads it
+                every = [obs for obs, key in self.failed if key not in seen]
+                return len(every), every[-latest:]
+            count = len(self.failed) - sum(self.per_key[k] for k in seen if k in self.per_key)
+            found: list[Observation] = []
+            for obs, key in reversed(self.failed):
+                if len(found) >= latest:
+                    break
+                if key not in seen:
+                    found.append(obs)
+        found.reverse()
+        return count, found
+
+
+_FAILURES: "weakref.WeakKeyDictionary[History, _Failures]" = weakref.WeakKeyDictionary()
+_FAILURES_LOCK = threading.Lock()
+
+
+def _failures(history: History, space: SearchSpace) -> _Failures:
+    """The failure index of ``history`` in ``space`` (rebuilt when the space object changes)."""
+    with _FAILURES_LOCK:
+        try:
+            index = _FAILURES.get(history)
+            if index is None or index.space is not space or index.read > len(history):
+                index = _FAILURES[history] = _Failures(space)
+        except TypeError:  # a history that cannot be weakly referenced or hashed: read it whole
+            index = _Failures(space)
+    return index.update(history)

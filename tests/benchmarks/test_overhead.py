@@ -79,11 +79,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
 import pytest
-from optuna.distributions import CategoricalDistribution
-from optuna.trial import TrialState as OptunaTrialState
 
 from llmnas import History, InMemoryKnowledge, Observation, Searcher
 from llmnas.benchmarks.tables import NB201_EDGES, NB201_OPS, NasBench201Table
@@ -95,6 +92,7 @@ from llmnas.methods.collm_nas import CoLLMNAS
 from llmnas.methods.gpt_ea import GPTEA
 from llmnas.methods.lapt import LAPT
 from optuna_llm_samplers import CoLLMNASSampler, GPTEASampler, LAPTSampler, SEKISampler
+from tests.benchmarks.nb201_data import nb201_table, observations, prefilled_study
 from tests.fake_openai import FakeOpenAIServer
 
 FULL = os.environ.get("LLMNAS_BENCH_FULL", "") not in ("", "0")
@@ -106,8 +104,6 @@ TRIALS_PER_ROUND = 5
 """One method batch (the samplers' default ``batch_size``)."""
 TRIAL_SIZES = (100, 1000)
 PROMPT_SIZES = (100, 1000, 10_000)
-FAIL_EVERY = 50
-"""Every 50th trial of the prefilled history failed (failures have their own prompt block)."""
 SANITY_MS_PER_TRIAL = 5_000.0
 """A generous bound: no cycle of ask/suggest/tell should take 5 s outside the LLM."""
 
@@ -116,67 +112,8 @@ SAMPLERS: dict[str, Callable[..., optuna.samplers.BaseSampler]] = {
 }
 
 OPS = list(NB201_OPS)
-DISTRIBUTIONS = {edge: CategoricalDistribution(OPS) for edge in NB201_EDGES}
 
 _RESULTS: dict[str, dict[Any, dict[str, Any]]] = {"trial": {}, "prompt": {}, "nni": {}}
-
-
-# -- shared data --------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def _table() -> NasBench201Table:
-    return NasBench201Table("cifar10")
-
-
-@pytest.fixture(scope="module")
-def table() -> NasBench201Table:
-    try:
-        return _table()
-    except FileNotFoundError as exc:  # the data lives outside the repository
-        pytest.skip(f"NAS-Bench-201 table not found: {exc}")
-
-
-@functools.lru_cache(maxsize=1)
-def _order() -> tuple[int, ...]:
-    """The cells of the prefilled histories, in order (the first N make a history of N)."""
-    return tuple(int(i) for i in np.random.default_rng(0).permutation(len(_table())))
-
-
-def _failed(k: int) -> bool:
-    return k % FAIL_EVERY == FAIL_EVERY - 1
-
-
-@functools.lru_cache(maxsize=None)
-def _observations(n: int) -> tuple[Observation, ...]:
-    table = _table()
-    out = []
-    for k, index in enumerate(_order()[:n]):
-        config = table.config_of_index(index)
-        if _failed(k):
-            out.append(Observation(config, None, TrialState.FAILED, trial_id=k))
-        else:
-            out.append(Observation(config, (table.objective(config),), trial_id=k))
-    return tuple(out)
-
-
-@functools.lru_cache(maxsize=None)
-def _frozen_trials(n: int) -> tuple[optuna.trial.FrozenTrial, ...]:
-    out = []
-    for obs in _observations(n):
-        if obs.state == TrialState.FAILED:
-            out.append(optuna.trial.create_trial(state=OptunaTrialState.FAIL, params=dict(obs.config),
-                                                 distributions=DISTRIBUTIONS))
-        else:
-            out.append(optuna.trial.create_trial(params=dict(obs.config), distributions=DISTRIBUTIONS,
-                                                 value=obs.value))
-    return tuple(out)
-
-
-def _study(n: int, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
-    study = optuna.create_study(direction="maximize", sampler=sampler)
-    study.add_trials(_frozen_trials(n))
-    return study
-
-
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -208,7 +145,7 @@ class _Trials:
         start = time.perf_counter()
         trial = self.study.ask()
         config = {edge: trial.suggest_categorical(edge, OPS) for edge in NB201_EDGES}
-        self.study.tell(trial, _table().objective(config))
+        self.study.tell(trial, nb201_table().objective(config))
         self.wall.append(time.perf_counter() - start)
         self.llm_s.append((self.llm.usage.seconds - seconds) if self.llm is not None else 0.0)
         self.calls.append((self.llm.usage.calls - calls) if self.llm is not None else 0)
@@ -243,7 +180,7 @@ _TPE: dict[int, float] = {}
 def _tpe_ms(n: int) -> float:
     """TPE's median ms per trial at ``n`` in this session (measured here if its test did not run)."""
     if n not in _TPE:
-        trials = _Trials(_study(n, optuna.samplers.TPESampler(seed=0)))
+        trials = _Trials(prefilled_study(n, optuna.samplers.TPESampler(seed=0)))
         for _ in range(TRIALS_PER_ROUND * (ROUNDS + 1)):
             trials()
         _TPE[n] = trials.ms_per_trial()["ms_per_trial"]
@@ -253,7 +190,7 @@ def _tpe_ms(n: int) -> float:
 @pytest.mark.parametrize("n", TRIAL_SIZES)
 def test_tpe_per_trial(benchmark: Any, table: NasBench201Table, n: int) -> None:
     benchmark.group = f"per trial at {n} finished trials"
-    trials = _Trials(_study(n, optuna.samplers.TPESampler(seed=0)))
+    trials = _Trials(prefilled_study(n, optuna.samplers.TPESampler(seed=0)))
     trials.run(benchmark)
     result = trials.ms_per_trial()
     _TPE[n] = result["ms_per_trial"]
@@ -272,7 +209,7 @@ def test_sampler_per_trial(benchmark: Any, table: NasBench201Table, fake_openai:
     # A study planned for 2N trials, now half-way: SEKI is in self-evolution (two calls per
     # batch), GPT-EA's reconstruction rate is about 0.2, nothing runs past its budget.
     sampler = SAMPLERS[method](seed=0, budget=2 * n, llm=llm, use_llm=mode == "llm")
-    trials = _Trials(_study(n, sampler), llm)
+    trials = _Trials(prefilled_study(n, sampler), llm)
     trials.run(benchmark)
     result = trials.ms_per_trial()
     tpe = _tpe_ms(n)
@@ -346,8 +283,8 @@ def _prompts_at(server: FakeOpenAIServer, name: str, n: int) -> tuple[dict[str, 
     proposal outside the LLM and the ms the LLM took per proposal."""
     make, short, full = PROMPT_METHODS[name]
     method, budget = make(n)
-    table, space = _table(), _table().space()
-    history = History(_observations(n), directions=("maximize",))
+    table, space = nb201_table(), nb201_table().space()
+    history = History(observations(n), directions=("maximize",))
     llm = resolve_llm(server.base_url)
     searcher = Searcher(method, llm=llm, seed=0)
     knowledge = InMemoryKnowledge()
@@ -419,7 +356,7 @@ def _nni_strategy(n: int) -> Any:
         {"number": k, "config": space.encode(o.config), "source": "fallback",
          "state": "failed" if o.state == TrialState.FAILED else "complete", "value": o.value, "metrics": {},
          "submitted_at": float(k), "finished_at": float(k) + 0.5}
-        for k, o in enumerate(_observations(n))
+        for k, o in enumerate(observations(n))
     ]
     strategy.load_state_dict(state)
     assert len(strategy.history()) == n

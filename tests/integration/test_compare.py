@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from llmnas.benchmarks.report import write_report
-from llmnas.benchmarks.runner import Comparison, read_runs, run_key
-from llmnas.cli import main
+from llmnas.app.cli import main
+from llmnas.app.report import write_report
+from llmnas.app.runner import Comparison, read_runs, run_key
 from tests.fake_openai import FakeOpenAIServer
 
 BENCHMARKS = ["nb201-cifar10", "nb201-cifar100"]
@@ -159,17 +159,35 @@ def test_an_interrupted_comparison_resumes_where_it_stopped(fake_openai, tmp_pat
     assert write_report(out)[0].read_text().count("| seki@optuna | 2 |") == 1
 
 
-@pytest.mark.parametrize("name", ["llmnas.benchmarks.runner", "llmnas.benchmarks.report"])
+@pytest.mark.parametrize("name", ["llmnas.app.runner", "llmnas.app.report", "llmnas.app.records",
+                                  "llmnas.app.contenders"])
 def test_docstring_examples_run(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
 
 
+def test_the_old_module_paths_still_work():
+    """``llmnas.benchmarks.runner`` (named in the README) and ``llmnas.cli`` (the console
+    script's old target) were moved into ``llmnas.app``; their old paths are lazy aliases of the
+    same objects."""
+    import llmnas.app.compare
+    import llmnas.app.runner
+    from llmnas.benchmarks.runner import Comparison as OldComparison
+    from llmnas.benchmarks.runner import Contender as OldContender
+    from llmnas.cli import _SAME_FIELDS as old_same_fields
+    from llmnas.cli import main as old_main
+
+    assert OldComparison is llmnas.app.runner.Comparison and OldContender is llmnas.app.runner.Contender
+    assert old_main is main and old_same_fields is llmnas.app.compare._SAME_FIELDS
+    with pytest.raises(ImportError):
+        from llmnas.benchmarks.runner import no_such_name  # noqa: F401
+
+
 def test_screened_contenders_pair_with_their_own_screened_ablation(fake_openai, tmp_path):
     """``seki+screen`` is compared with ``seki-nollm+screen`` (not the unscreened ablation), and
     its runs record what the screen did."""
-    from llmnas.benchmarks.runner import Contender, known_contenders
+    from llmnas.app.contenders import Contender, known_contenders
 
     assert {"seki+screen@optuna", "gpt-ea-nollm+screen@nni"} <= set(known_contenders())
     for bad in ("random+screen@optuna", "seki+screen+screen@optuna", "seki+nollm@optuna"):

@@ -62,7 +62,7 @@ def test_collm_nas_constraint_example(env_endpoint, tmp_path):
 @pytest.mark.parametrize("host", ["optuna", "nni"])
 def test_demo_prints_a_result_table(env_endpoint, tmp_path, host):
     result = tmp_path / "result.json"
-    out = run(["-m", "llmnas.cli", "demo", "--host", host, "--budget", "10", "--json", str(result)],
+    out = run(["-m", "llmnas", "demo", "--host", host, "--budget", "10", "--json", str(result)],
               env_endpoint, tmp_path)
     assert "Top 10 of 10 architectures (NAS-Bench-201 cifar10" in out
     assert "Evaluated 10 architectures (10 distinct)" in out
@@ -71,12 +71,12 @@ def test_demo_prints_a_result_table(env_endpoint, tmp_path, host):
 
 
 def test_demo_runs_any_method(env_endpoint, tmp_path):
-    out = run(["-m", "llmnas.cli", "demo", "--method", "collm-nas", "--budget", "10"], env_endpoint, tmp_path)
+    out = run(["-m", "llmnas", "demo", "--method", "collm-nas", "--budget", "10"], env_endpoint, tmp_path)
     assert "Evaluated 10 architectures (10 distinct)" in out and "CoLLM-NAS" in out
 
 
 def test_demo_task_digits_trains_cnns(env_endpoint, tmp_path):
-    out = run(["-m", "llmnas.cli", "demo", "--task", "digits", "--budget", "3", "--epochs", "1"],
+    out = run(["-m", "llmnas", "demo", "--task", "digits", "--budget", "3", "--epochs", "1"],
               env_endpoint, tmp_path)
     assert "CNNs trained on scikit-learn digits" in out
     assert "Evaluated 3 architectures (3 distinct)" in out
@@ -85,7 +85,7 @@ def test_demo_task_digits_trains_cnns(env_endpoint, tmp_path):
 def cli_error(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """Run ``llmnas`` with bad arguments; the process must fail as a usage error should."""
     env = dict(os.environ, HOME=str(tmp_path), PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "llmnas.cli", *args], cwd=tmp_path, env=env,
+    return subprocess.run([sys.executable, "-m", "llmnas", *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -118,10 +118,11 @@ def test_a_missing_table_is_an_error_not_another_task(tmp_path):
     assert "digits" not in out.stdout + out.stderr
 
 
-def test_version(tmp_path):
+@pytest.mark.parametrize("module", ["llmnas", "llmnas.cli"])  # llmnas.cli: the command's old path
+def test_version(tmp_path, module):
     import llmnas
 
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-m", "llmnas.cli", "--version"], cwd=tmp_path, env=env,
+    out = subprocess.run([sys.executable, "-m", module, "--version"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == f"llmnas {llmnas.__version__}"

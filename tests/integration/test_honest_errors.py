@@ -18,7 +18,7 @@ from llmnas.llm.protocol import LLMSetupError
 from nni.nas.execution import SequentialExecutionEngine
 from nni_llm_strategies import CoLLMNASStrategy, GPTEAStrategy, LAPTStrategy, SEKIStrategy
 from optuna_llm_samplers import CoLLMNASSampler, GPTEASampler, LAPTSampler, SEKISampler
-from tests.fake_openai import Answer, Status
+from tests.fake_openai import Status
 from tests.nni.test_nni_strategy import tiny_space
 from tests.optuna.conftest import nas_objective
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from llmnas.benchmarks.runner import Comparison, read_runs, run_key
-from llmnas.cli import _SAME_FIELDS, main
+from llmnas.app.cli import main
+from llmnas.app.compare import _SAME_FIELDS
+from llmnas.app.runner import Comparison, read_runs, run_key
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDED = sorted(p.parent for p in (REPO / "results").glob("*/runs.jsonl"))

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 import llmnas.screening as screening
+from llmnas.app.contenders import Contender
+from llmnas.app.hosts import run_optuna
 from llmnas.benchmarks import load_benchmark
-from llmnas.benchmarks.runner import Contender, _run_optuna
 
 BUDGET = 60
 METHODS = ["seki", "lapt", "collm-nas", "gpt-ea"]
@@ -29,7 +30,7 @@ def nb201():
 
 
 def proposals(bench, method: str, seed: int) -> list:
-    run = _run_optuna(bench, Contender.parse(f"{method}-nollm+screen@optuna"), seed, BUDGET, None, None)
+    run = run_optuna(bench, Contender.parse(f"{method}-nollm+screen@optuna"), seed, BUDGET, None, None)
     assert len(run.configs) == BUDGET and all(c is not None for c in run.configs)
     return run.configs
 

@@ -13,31 +13,16 @@ import pytest
 
 from llmnas.llm import LOCAL_MODELS, LLMError, LocalLLM
 from llmnas.llm.local import LLAMA_INSTALL, find_local_model
-from tests.fake_openai import schema_errors
+from tests.fake_openai import list_schema, schema_errors
 
 MESSAGES = [
     {"role": "system", "content": "You design neural network cells. Answer in JSON."},
     {"role": "user", "content": "Propose two cells, each with an operation and a kernel size."},
 ]
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "cells": {
-            "type": "array",
-            "minItems": 2,
-            "maxItems": 2,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "op": {"type": "string", "enum": ["conv", "pool", "skip"]},
-                    "kernel": {"type": "string", "enum": ["1x1", "3x3", "5x5"]},
-                },
-                "required": ["op", "kernel"],
-            },
-        }
-    },
-    "required": ["cells"],
-}
+SCHEMA = list_schema("cells", {
+    "op": {"type": "string", "enum": ["conv", "pool", "skip"]},
+    "kernel": {"type": "string", "enum": ["1x1", "3x3", "5x5"]},
+}, min_items=2, max_items=2)
 
 
 def test_unknown_model_name_is_refused() -> None:

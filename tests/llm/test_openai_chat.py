@@ -23,6 +23,7 @@ from tests.fake_openai import (
     RejectJsonSchema,
     Status,
     Truncated,
+    list_schema,
     schema_errors,
 )
 
@@ -31,25 +32,10 @@ MESSAGES = [
     {"role": "system", "content": "You design neural networks."},
     {"role": "user", "content": "Propose architectures."},
 ]
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "architectures": {
-            "type": "array",
-            "minItems": 2,
-            "maxItems": 4,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "op": {"type": "string", "enum": ["conv3x3", "conv1x1", "skip"]},
-                    "width": {"type": "integer", "minimum": 16, "maximum": 64, "multipleOf": 16},
-                },
-                "required": ["op", "width"],
-            },
-        }
-    },
-    "required": ["architectures"],
-}
+SCHEMA = list_schema("architectures", {
+    "op": {"type": "string", "enum": ["conv3x3", "conv1x1", "skip"]},
+    "width": {"type": "integer", "minimum": 16, "maximum": 64, "multipleOf": 16},
+}, min_items=2, max_items=4)
 
 
 def make(server: FakeOpenAIServer, **kwargs: Any) -> OpenAIChatLLM:

@@ -18,26 +18,13 @@ from optuna.testing.pytest_samplers import (
 
 from optuna_llm_samplers import CoLLMNASSampler, GPTEASampler, LAPTSampler, SEKISampler
 
-
-class TestSEKISamplerConformance(BasicSamplerTestCase, RelativeSamplerTestCase, MultiObjectiveSamplerTestCase):
-    @pytest.fixture
-    def sampler(self) -> Callable[[], BaseSampler]:
-        return lambda: SEKISampler(seed=0, use_llm=False, stop_when_exhausted=False)
+SAMPLERS = [SEKISampler, LAPTSampler, CoLLMNASSampler, GPTEASampler]
 
 
-class TestLAPTSamplerConformance(BasicSamplerTestCase, RelativeSamplerTestCase, MultiObjectiveSamplerTestCase):
-    @pytest.fixture
-    def sampler(self) -> Callable[[], BaseSampler]:
-        return lambda: LAPTSampler(seed=0, use_llm=False, stop_when_exhausted=False)
+class TestSamplerConformance(BasicSamplerTestCase, RelativeSamplerTestCase, MultiObjectiveSamplerTestCase):
+    """Every suite once per sampler class (the test ids end in the class name)."""
 
-
-class TestCoLLMNASSamplerConformance(BasicSamplerTestCase, RelativeSamplerTestCase, MultiObjectiveSamplerTestCase):
-    @pytest.fixture
-    def sampler(self) -> Callable[[], BaseSampler]:
-        return lambda: CoLLMNASSampler(seed=0, use_llm=False, stop_when_exhausted=False)
-
-
-class TestGPTEASamplerConformance(BasicSamplerTestCase, RelativeSamplerTestCase, MultiObjectiveSamplerTestCase):
-    @pytest.fixture
-    def sampler(self) -> Callable[[], BaseSampler]:
-        return lambda: GPTEASampler(seed=0, use_llm=False, stop_when_exhausted=False)
+    @pytest.fixture(params=SAMPLERS, ids=lambda cls: cls.__name__)
+    def sampler(self, request: pytest.FixtureRequest) -> Callable[[], BaseSampler]:
+        sampler_class = request.param
+        return lambda: sampler_class(seed=0, use_llm=False, stop_when_exhausted=False)

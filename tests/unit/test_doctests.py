@@ -17,7 +17,8 @@ HAVE_EXAMPLES = {
     "llmnas.methods.seki", "llmnas.methods.gpt_ea", "llmnas.methods.lapt", "llmnas.methods.collm_nas",
     "llmnas.llm.resolve", "llmnas.benchmarks.digits", "llmnas.benchmarks.tables", "llmnas.benchmarks._lookup",
     "llmnas.benchmarks.macro", "llmnas.benchmarks.transnas", "llmnas.benchmarks.graph",
-    "llmnas.benchmarks.registry", "llmnas.benchmarks.runner", "llmnas.benchmarks.report",
+    "llmnas.benchmarks.registry", "llmnas.app.runner", "llmnas.app.report", "llmnas.app.records",
+    "llmnas.app.contenders",
 }
 """Modules with public classes, each of which documents a runnable example."""
 

@@ -24,7 +24,10 @@ def objective(trial: optuna.Trial) -> float:
 
 def main() -> optuna.Study:
     module = optunahub.load_module(package="samplers/llmnas_collm_nas")
-    study = optuna.create_study(direction="maximize", sampler=module.CoLLMNASSampler(seed=0))
+    # The Coordinator rejects architectures over the limit before they are evaluated.
+    sampler = module.CoLLMNASSampler(seed=0, budget=10, resource_limit=lambda arch: arch["layers"] <= 12,
+                                     resource_description="at most 12 layers")
+    study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(objective, n_trials=10)
     return study
 

@@ -25,7 +25,9 @@ def objective(trial: optuna.Trial) -> float:
 
 def main() -> optuna.Study:
     module = optunahub.load_module(package="samplers/llmnas_gpt_ea")
-    study = optuna.create_study(direction="maximize", sampler=module.GPTEASampler(seed=0))
+    # A population of 5: the GA breeds from the 6th trial on and the LLM refills erased genes.
+    sampler = module.GPTEASampler(seed=0, population=5, budget=10)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(objective, n_trials=10)
     return study
 

@@ -23,7 +23,8 @@ def objective(trial: optuna.Trial) -> float:
 
 def main() -> optuna.Study:
     module = optunahub.load_module(package="samplers/llmnas_lapt")
-    study = optuna.create_study(direction="maximize", sampler=module.LAPTSampler(seed=0))
+    # No source given: LAPT learns its design principles from the first 5 trials, then searches inside them.
+    study = optuna.create_study(direction="maximize", sampler=module.LAPTSampler(seed=0, warmup=5, budget=10))
     study.optimize(objective, n_trials=10)
     return study
 

@@ -13,7 +13,7 @@ contender (one colour per method and host, its ablation dashed in that colour, t
 
 Example:
     >>> import tempfile
-    >>> from llmnas.benchmarks.runner import Comparison
+    >>> from llmnas.app.runner import Comparison
     >>> out = tempfile.mkdtemp()
     >>> _ = Comparison(out, benchmarks=["nb201-cifar10"], contenders=["random@optuna", "tpe@optuna"],
     ...                seeds=2, budget=30).run()
@@ -35,7 +35,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .runner import RUNS_FILE, read_runs
+from .records import RUNS_FILE, read_runs
 
 __all__ = ["CHECKPOINTS", "Group", "RESULTS_FILE", "group_runs", "markdown", "plot_benchmark", "write_report"]
 

@@ -27,7 +27,7 @@ made to the LLM's whitelist. Each version is a knowledge entry ``lapt/principles
 Export the knowledge store (or :meth:`LAPT.principles`) and pass it as ``source=`` of another
 study, in either host.
 
-**Whitelist check.** Every whitelist the LLM writes is checked against the data it was shown:
+**Whitelist check** (:mod:`.whitelist`). Every whitelist the LLM writes is checked against the data it was shown:
 a value that every one of the top ``check_top_k`` architectures uses for a dimension but the
 whitelist excludes is added back (a WARNING says so; the dimension may then hold one more
 value than ``max_options``); an invalid, empty or missing entry means the full dimension
@@ -38,27 +38,36 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
-import itertools
 import json
 import logging
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..history import History, Observation
-from ..knowledge import FORMAT as KNOWLEDGE_FORMAT
-from ..knowledge import TRANSFER_PREFIX, KnowledgeStore
-from ..prompts import lapt as prompts
-from ..proposals import Context, Proposal, short_rationale
-from ..space import Categorical, Config, Float, Integer, SearchSpace
-from .base import Method
-from .operators import mutate, tournament
+from ...history import History, Observation
+from ...knowledge import FORMAT as KNOWLEDGE_FORMAT
+from ...knowledge import TRANSFER_PREFIX, KnowledgeStore
+from ...prompts import lapt as prompts
+from ...proposals import Context, Proposal, Source, short_rationale
+from ...space import Config, SearchSpace
+from ..base import Method
+from ..operators import KeysSeen, mutate, tournament
+from .whitelist import (  # noqa: F401 (_decode_or, _numeric_range: older imports)
+    Whitelist, _decode_or, _numeric_range, _remaining, describe_provenance, full_whitelist, inside,
+    normalize_whitelist, refined_space,
+)
+
+POPULATION_WINDOW = 256
+"""How far back (in trials) the REA population is looked for in the refined space."""
+
+__all__ = ["FORMAT", "KEY", "LAPT", "Whitelist", "describe_provenance", "full_whitelist", "inside",
+           "normalize_whitelist", "refined_space"]
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "llmnas-lapt-principles/1"
 KEY = "lapt/principles"
-_ENUMERATE_LIMIT = 50_000  # refined spaces up to this size are enumerated once random draws fail
 _LARGE_SPACE = 100_000  # max_options=None: 2 options up to this many configurations, else 3
 
 
@@ -264,7 +273,7 @@ class LAPT(Method):
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path}: cannot read principles: {exc}") from None
         if isinstance(document, dict) and document.get("format") == KNOWLEDGE_FORMAT:
-            from ..knowledge import InMemoryKnowledge
+            from ...knowledge import InMemoryKnowledge
 
             found = LAPT.principles(InMemoryKnowledge(document.get("entries") or {}))
             if found is None:
@@ -283,7 +292,7 @@ class LAPT(Method):
             reason = f"LAPT warm start ({len(ctx.history)} of {self.warmup} evaluations before learning)"
             logger.info("LAPT: warm start: no source given; proposing with the fallback operator until %d "
                         "evaluations, then learning principles from them (%d so far).", self.warmup, len(ctx.history))
-            return _emit(ctx, self.fallback(ctx, n, set(ctx.taken)), "fallback", reason)
+            return _emit(ctx, self.fallback(ctx, n, ctx.taken.copy()), Source.FALLBACK, reason)
         principles = self._current_principles(ctx, n)
         return self._evolve(ctx, n, principles)
 
@@ -340,7 +349,7 @@ class LAPT(Method):
                 logger.warning("LAPT: %d of %d source architectures do not fit the search space; ignored.",
                                dropped, len(self.source_pairs))
             return data, self.source_description or "a related task"
-        first = list(ctx.history)[: self.warmup]
+        first = [ctx.history[i] for i in range(min(self.warmup, len(ctx.history)))]
         description = f"the first {len(first)} evaluations of this study (warm start)"
         return History(first, ctx.history.directions), self.source_description or description
 
@@ -390,9 +399,8 @@ class LAPT(Method):
             return self._learn(ctx, upcoming)
         last_step, current = latest
         original = ctx.knowledge.get(f"{KEY}/{self.learn_step}") or current
-        observations = list(ctx.history)
-        now = History(observations[:point], ctx.history.directions).best()
-        before = History(observations[:last_step], ctx.history.directions).best() if last_step > 0 else None
+        now = _best_of_first(ctx.history, point)
+        before = _best_of_first(ctx.history, last_step) if last_step > 0 else None
         improved = now is not None and ctx.history.is_better(now, before)
         found = ctx.history.top(self.top_n)
         options = self.options_for(ctx.space)
@@ -430,10 +438,25 @@ class LAPT(Method):
                          {"source": source, "kind": kind, "step": step, "notes": notes})
 
     # -- stage B: regularized evolution in the refined space -----------------------------------
+    def _recent_inside(self, history: History, check: Whitelist) -> list[Observation]:
+        """The REA population: the latest ``population`` evaluated architectures inside the
+        refined space, oldest first, among the last :data:`POPULATION_WINDOW` trials (regularized
+        evolution ages its population out; older ones are not looked for). Scanned back from the
+        newest, so a batch costs at most the window, not the history."""
+        found: list[Observation] = []
+        for i in range(len(history) - 1, max(-1, len(history) - 1 - POPULATION_WINDOW), -1):
+            obs = history[i]
+            if obs.usable and check.admits(obs.config):
+                found.append(obs)
+                if len(found) == self.population:
+                    break
+        found.reverse()
+        return found
+
     def _evolve(self, ctx: Context, n: int, principles: Mapping[str, Any]) -> list[Proposal]:
         whitelist = principles.get("whitelist") or {}
         refined = refined_space(ctx.space, whitelist)
-        seen = set(ctx.taken)
+        seen = KeysSeen(ctx.taken)
         out: list[Config] = []
         reasons: list[str] = []
 
@@ -448,8 +471,9 @@ class LAPT(Method):
             reasons.append(reason)
             return True
 
-        pool = [o for o in ctx.history.usable if inside(ctx.space, whitelist, o.config)][-self.population:]
-        pending_inside = sum(inside(ctx.space, whitelist, c) for c in ctx.pending)
+        check = Whitelist(ctx.space, whitelist)
+        pool = self._recent_inside(ctx.history, check)
+        pending_inside = sum(check.admits(c) for c in ctx.pending)
         n_random = n if not pool else max(0, self.population - len(pool) - pending_inside)
         tries = 0
         while len(out) < min(n, n_random) and tries < 200 * n:
@@ -469,188 +493,24 @@ class LAPT(Method):
         if len(out) < n:
             for config in _remaining(refined, ctx.rng, n - len(out), seen, ctx.space):
                 accept(config, "random in the refined space")
-        proposals = _emit(ctx, out, "evolution", reasons, rationale=short_rationale(principles.get("text") or ""))
+        proposals = _emit(ctx, out, Source.EVOLUTION, reasons, rationale=short_rationale(principles.get("text") or ""))
         if len(proposals) < n:
             logger.warning("LAPT: the refined space (%g configurations) is exhausted; %d proposal(s) come from "
                            "the full space.", refined.size(), n - len(proposals))
-            proposals += _emit(ctx, self.fallback(ctx, n - len(proposals), set(ctx.taken)), "fallback",
+            proposals += _emit(ctx, self.fallback(ctx, n - len(proposals), ctx.taken.copy()), Source.FALLBACK,
                                "LAPT refined space exhausted: full space")
         return proposals
 
 
-# -- whitelists ----------------------------------------------------------------------------------
-def describe_provenance(provenance: Mapping[str, Any]) -> str:
-    """One line on where principles came from, for logs."""
-    if not provenance:
-        return "no provenance recorded"
-    parts = [f"{provenance.get('kind', '?')} from {provenance.get('source', '?')} at step {provenance.get('step', '?')}"]
-    exported = provenance.get("exported")
-    if isinstance(exported, Mapping):
-        parts.append("exported by " + ", ".join(f"{k}={v}" for k, v in exported.items() if k != "at")
-                     + f" at {exported.get('at', '?')}")
-    return "; ".join(parts)
-
-
-def full_whitelist(space: SearchSpace) -> dict[str, Any]:
-    """The whitelist that keeps every value: the full space."""
-    out: dict[str, Any] = {}
-    for dim in prompts.restrictable(space):
-        out[dim.name] = (list(dim.encoded_choices) if isinstance(dim, Categorical)
-                         else {"low": dim.low, "high": dim.high})
-    return out
-
-
-def normalize_whitelist(space: SearchSpace, raw: Mapping[str, Any], max_options: int | None,
-                        data: History | None, check_top_k: int) -> tuple[dict[str, Any], list[str]]:
-    """A whitelist made valid for ``space``, and what was changed (one note per change).
-
-    Invalid values are dropped, an empty or missing entry becomes the full dimension, values
-    past ``max_options`` are dropped; with ``data``, a value every one of its top
-    ``check_top_k`` uses but the whitelist excludes is added back (``"repaired"`` notes)."""
-    notes: list[str] = []
-    out: dict[str, Any] = {}
-    if not isinstance(raw, Mapping):
-        raw = {}
-    unknown = sorted(set(raw) - set(space.names))
-    if unknown:
-        notes.append(f"ignored whitelist entries for unknown dimensions {unknown}")
-    top = data.top(check_top_k) if data is not None and check_top_k > 0 else []
-    for dim in prompts.restrictable(space):
-        entry = raw.get(dim.name)
-        used = [o.config[dim.name] for o in top if dim.name in o.config]
-        if isinstance(dim, Categorical):
-            values = entry if isinstance(entry, list) else ([entry] if entry is not None and not isinstance(entry, dict) else [])
-            kept: list[Any] = []
-            bad: list[Any] = []
-            for value in values:
-                try:
-                    choice = dim.decode(value)
-                except ValueError:
-                    bad.append(value)
-                    continue
-                if all(dim.key(choice) != dim.key(k) for k in kept):
-                    kept.append(choice)
-            if bad:
-                notes.append(f"{dim.name}: dropped invalid values {bad!r}")
-            if not kept:
-                notes.append(f"{dim.name}: whitelist entry missing, empty or invalid ({entry!r}); using the full dimension")
-                kept = list(dim.choices)
-            elif max_options is not None and len(kept) > max_options:
-                notes.append(f"{dim.name}: kept the first {max_options} of {len(kept)} values")
-                kept = kept[:max_options]
-            keys = {dim.key(k) for k in kept}
-            if len(used) >= 2 and len({dim.key(u) for u in used}) == 1 and dim.key(used[0]) not in keys:
-                notes.append(f"repaired {dim.name}: added {dim.encoded_choices[dim.index(used[0])]!r}, which all "
-                             f"top {len(used)} architectures of the data shown use but the whitelist excluded")
-                kept.append(used[0])
-            order = {dim.key(c): i for i, c in enumerate(dim.choices)}
-            out[dim.name] = [dim.encoded_choices[order[dim.key(c)]] for c in sorted(kept, key=lambda c: order[dim.key(c)])]
-        else:
-            low, high = _numeric_range(dim, entry)
-            if low is None:
-                notes.append(f"{dim.name}: whitelist range missing or invalid ({entry!r}); using the full range")
-                low, high = dim.low, dim.high
-            if len(used) >= 2 and all(not low <= u <= high for u in used):
-                low, high = min(low, *used), max(high, *used)
-                notes.append(f"repaired {dim.name}: widened the range to [{low}, {high}] to cover the values all "
-                             f"top {len(used)} architectures of the data shown use")
-            out[dim.name] = {"low": low, "high": high}
-    return out, notes
-
-
-def _numeric_range(dim: Integer | Float, entry: Any) -> tuple[Any, Any]:
-    if not isinstance(entry, Mapping):
-        return None, None
-    try:
-        low, high = float(entry["low"]), float(entry["high"])
-    except (KeyError, TypeError, ValueError):
-        return None, None
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return None, None
-    low, high = sorted((low, high))
-    low, high = max(low, dim.low), min(high, dim.high)
-    if isinstance(dim, Integer):  # onto the grid, inside the range
-        low = dim.low + math.ceil((low - dim.low) / dim.step - 1e-9) * dim.step
-        high = dim.low + math.floor((high - dim.low) / dim.step + 1e-9) * dim.step
-        low, high = int(low), int(high)
-    elif dim.step is not None:
-        low = dim._grid_value(math.ceil((low - dim.low) / dim.step - 1e-9))
-        high = dim._grid_value(math.floor((high - dim.low) / dim.step + 1e-9))
-    if low > high:
-        return None, None
-    return low, high
-
-
-def refined_space(space: SearchSpace, whitelist: Mapping[str, Any]) -> SearchSpace:
-    """The space restricted to a (normalized) whitelist; values keep the host's types."""
-    dims: list[Any] = []
-    for dim in space:
-        entry = whitelist.get(dim.name)
-        if isinstance(dim, Categorical) and isinstance(entry, list) and entry:
-            keep = {json.dumps(e, sort_keys=True) for e in entry}
-            idx = [i for i, e in enumerate(dim.encoded_choices) if json.dumps(e, sort_keys=True) in keep]
-            if idx:
-                dims.append(Categorical(dim.name, [dim.choices[i] for i in idx],
-                                        [dim.descriptions[i] for i in idx] if dim.descriptions else None))
-                continue
-        elif isinstance(dim, Integer) and isinstance(entry, Mapping):
-            dims.append(Integer(dim.name, int(entry["low"]), int(entry["high"]), dim.step,
-                                dim.log and int(entry["low"]) >= 1))
-            continue
-        elif isinstance(dim, Float) and isinstance(entry, Mapping):
-            dims.append(Float(dim.name, float(entry["low"]), float(entry["high"]), dim.step, dim.log))
-            continue
-        dims.append(dim)
-    return SearchSpace(dims)
-
-
-def inside(space: SearchSpace, whitelist: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
-    """Whether ``config`` uses only whitelisted values."""
-    for dim in prompts.restrictable(space):
-        entry = whitelist.get(dim.name)
-        if entry is None or dim.name not in config:
-            continue
-        value = config[dim.name]
-        if isinstance(dim, Categorical):
-            if isinstance(entry, list) and dim.key(value) not in {dim.key(_decode_or(dim, e)) for e in entry}:
-                return False
-        elif isinstance(entry, Mapping) and not entry["low"] <= value <= entry["high"]:
-            return False
-    return True
-
-
-def _decode_or(dim: Categorical, value: Any) -> Any:
-    try:
-        return dim.decode(value)
-    except ValueError:
-        return value
-
-
-def _remaining(refined: SearchSpace, rng: Any, n: int, seen: set, space: SearchSpace) -> list[Config]:
-    """Up to ``n`` untried configurations of a small, finite refined space (enumerated)."""
-    if not all(isinstance(d, (Categorical, Integer)) for d in refined) or refined.size() > _ENUMERATE_LIMIT:
-        return []
-    values = [list(d.choices) if isinstance(d, Categorical) else list(range(d.low, d.high + 1, d.step))
-              for d in refined]
-    left = [dict(zip(refined.names, combo)) for combo in itertools.product(*values)]
-    left = [c for c in left if space.key(c) not in seen]
-    if len(left) > n:
-        picks = rng.choice(len(left), size=n, replace=False)
-        left = [left[int(i)] for i in picks]
-    return left
-
-
 # -- helpers -------------------------------------------------------------------------------------
-def _emit(ctx: Context, configs: Iterable[Config], source: str, reason: str | Sequence[str], *,
+def _emit(ctx: Context, configs: Iterable[Config], source: Source, reason: str | Sequence[str], *,
           rationale: str = "") -> list[Proposal]:
     out: list[Proposal] = []
     for i, config in enumerate(configs):
         if ctx.is_new(config) and not ctx.problems(config):
-            ctx.take(config)
-            out.append(Proposal(config, source, reason if isinstance(reason, str) else reason[i], rationale))
-    if source == "fallback" and out:
-        ctx.stats.add_fallback(out[0].reason, len(out))
-    ctx.proposals_so_far += len(out)
+            why = reason if isinstance(reason, str) else reason[i]
+            out.append(ctx.accept(Proposal(config, source, why, rationale)))
+    ctx.end_batch()
     return out
 
 
@@ -664,6 +524,21 @@ def _decoded(space: SearchSpace, obs: Observation) -> Observation:
     if errors:
         return Observation(obs.config, None, trial_id=obs.trial_id)  # failed: ignored by ranking
     return Observation(config, obs.values, obs.state, obs.metrics, obs.feasible, obs.trial_id)
+
+
+def _best_of_first(history: History, k: int) -> Observation | None:
+    """``History(history[:k]).best()`` without building it: with one objective a prefix ranks
+    as the whole history does without its later observations, so its best is the first of
+    ``history.top`` that is not one of them (``len(history) - k`` is one adaptation period)."""
+    if history.multi_objective:  # Pareto fronts depend on the set: rank the prefix itself
+        return History([history[i] for i in range(min(k, len(history)))], history.directions).best()
+    later = Counter(id(history[i]) for i in range(max(k, 0), len(history)))
+    for obs in history.top(sum(later.values()) + 1):
+        if later[id(obs)]:  # a later observation (the same object twice: its later place ranks first)
+            later[id(obs)] -= 1
+            continue
+        return obs
+    return None
 
 
 def _usable_history(data: History) -> History:

@@ -1,0 +1,124 @@
+"""The LLM-quality sweep's report, from ``runs.jsonl`` alone: ``quality.md``.
+
+Per benchmark (and budget) one row per method and LLM quality, then each method's
+``use_llm=False`` ablation and the built-ins: the evaluations to reach the table's top 0.1 %
+by the searched metric (median over the seeds that got there, and how many of all did), the
+reported metric (``report_metric``, e.g. test accuracy, of the best-by-``search_metric``
+configuration) at the budget, its difference from the method's own ablation on the seeds both
+ran (points; in brackets the seeds won–lost) and the LLM calls per evaluation; then the same
+two verdicts as method × quality tables. Runs of other LLMs (the embedded-model comparison)
+are left out: they have their own report (``results.md``).
+
+Example:
+    >>> quality_markdown([]).splitlines()[0]
+    '# LLM-quality sweep'
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..contenders import OUR_METHODS
+from ..records import RUNS_FILE, read_runs
+from ..report import Group, _fmt, _versus, group_runs
+
+__all__ = ["QUALITY_FILE", "QUALITY_PREFIX", "is_quality_run", "quality_markdown", "write_quality_report"]
+
+logger = logging.getLogger(__name__)
+
+QUALITY_FILE = "quality.md"
+QUALITY_PREFIX = "quality:"
+"""The LLM key of a run with the quality-controlled fake: ``quality:<quality>``."""
+_QUALITY_ORDER = ("expert", "middle", "uninformed", "misleading")
+_METHODS = list(OUR_METHODS)
+
+
+def is_quality_run(run: Mapping[str, Any]) -> bool:
+    """Whether a record belongs to the sweep: a run with the fake LLM, or one without any LLM."""
+    llm = str(run.get("llm", "none"))
+    return llm == "none" or llm.startswith(QUALITY_PREFIX)
+
+
+def _quality(group: Group) -> str:
+    return group.llm[len(QUALITY_PREFIX):] if group.llm.startswith(QUALITY_PREFIX) else "–"
+
+
+def _ablation_of(group: Group, groups: Sequence[Group]) -> Group | None:
+    host = group.contender.split("@")[1]
+    return next((g for g in groups if g.kind == "ablation" and g.method == group.method
+                 and g.contender.endswith("@" + host)), None)
+
+
+def _reached(group: Group) -> str:
+    median, hits = group.reached("evals_to_top")
+    return f"{_fmt(median, 1 if median is not None and median % 1 else 0)} ({hits}/{len(group.runs)})"
+
+
+def _section(benchmark: str, budget: int, groups: Sequence[Group]) -> list[str]:
+    first = groups[0].runs[0]
+    search, report = first["search_metric"], first["report_metric"]
+    maximize = first.get("report_direction", "maximize") == "maximize"
+    scale = max((abs(g.at(budget)[0]) for g in groups if math.isfinite(g.at(budget)[0])), default=100.0)
+    digits = 2 if scale >= 10 else 4
+    ours = sorted((g for g in groups if g.kind == "ours"), key=lambda g: (
+        _METHODS.index(g.method) if g.method in _METHODS else len(_METHODS), g.contender,
+        _QUALITY_ORDER.index(_quality(g)) if _quality(g) in _QUALITY_ORDER else len(_QUALITY_ORDER)))
+    qualities = [q for q in _QUALITY_ORDER if any(_quality(g) == q for g in ours)]
+    lines = [f"## {benchmark} (budget {budget})", "",
+             f"Search on `{search}`; reported: `{report}` of the best-by-`{search}` configuration after {budget} "
+             f"evaluations (mean over seeds). Top 0.1 % = the best {first['top_count']} of {first['table_size']} "
+             f"by `{search}`. Δ: the method's mean minus its own `use_llm=False` ablation's on the seeds both ran "
+             "(positive: the LLM helped), in brackets the seeds won–lost.", "",
+             f"| contender | LLM quality | seeds | evals to top 0.1 % | `{report}` @{budget} | Δ vs its ablation | "
+             "LLM calls / eval |", "|---|---|---|---|---|---|---|"]
+    verdict: dict[tuple[str, str], tuple[str, str]] = {}
+    for group in ours:
+        own = _ablation_of(group, groups)
+        delta = _versus(group, own, budget, maximize) if own is not None else "–"
+        verdict[(group.contender, _quality(group))] = (_reached(group), delta)
+        lines.append(f"| {group.contender} | {_quality(group)} | {len(group.runs)} | {_reached(group)} | "
+                     f"{_fmt(group.at(budget)[0], digits)} | {delta} | {group.per_evaluation('llm_calls'):.2f} |")
+    for group in (g for g in groups if g.kind != "ours"):
+        lines.append(f"| {group.contender} | no LLM | {len(group.runs)} | {_reached(group)} | "
+                     f"{_fmt(group.at(budget)[0], digits)} | – | – |")
+    contenders = list(dict.fromkeys(g.contender for g in ours))
+    for title, index in (("Evaluations to the top 0.1 % (median, seeds that got there)", 0),
+                         (f"Δ `{report}` @{budget} vs the method's own ablation", 1)):
+        lines += ["", f"{title}:", "", "| contender | " + " | ".join(qualities) + " |",
+                  "|---|" + "---|" * len(qualities)]
+        for name in contenders:
+            cells = [verdict.get((name, q), ("–", "–"))[index] for q in qualities]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def quality_markdown(runs: Sequence[Mapping[str, Any]]) -> str:
+    """The sweep's report as markdown (runs of other LLMs are ignored)."""
+    runs = [r for r in runs if is_quality_run(r)]
+    lines = ["# LLM-quality sweep", ""]
+    if not any(str(r.get("llm", "")).startswith(QUALITY_PREFIX) for r in runs):
+        return "\n".join(lines + ["No runs with the quality-controlled fake LLM yet.", ""])
+    lines.append(
+        "Each method with a fake LLM whose answers come from the table itself: `expert` (every architecture it "
+        "writes from the top 1 % by the searched metric), `middle` (ranks 45–55 %), `misleading` (the bottom "
+        "10 %), `uninformed` (uniform over the table); partial architectures completed the same way, LAPT's "
+        "whitelists from the options of the same pool (`llmnas.app.quality`). Default settings: `seed=`, the "
+        "budget and the LLM only. Generated from `runs.jsonl` by `llmnas compare --llm-quality … --report-only`.")
+    for (benchmark, budget), groups in group_runs(runs).items():
+        lines += ["", *_section(benchmark, budget, groups)]
+    return "\n".join(lines) + "\n"
+
+
+def write_quality_report(out: str | os.PathLike[str], runs: Sequence[Mapping[str, Any]] | None = None) -> Path:
+    """Write ``<out>/quality.md`` from ``runs`` (default: ``<out>/runs.jsonl``); its path."""
+    out = Path(out)
+    runs = read_runs(out / RUNS_FILE) if runs is None else list(runs)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / QUALITY_FILE
+    path.write_text(quality_markdown(runs), encoding="utf-8")
+    logger.info("Wrote %s", path)
+    return path

@@ -1,0 +1,200 @@
+"""The quality-controlled fake LLM (``llmnas.app.quality``) and the LLM-quality sweep of the
+comparison runner: the answers come from the stated pools of the table, partial architectures
+are completed the way the quality says, the knob moves a method's results, and
+``llmnas compare --llm-quality`` runs end to end."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pytest
+
+from llmnas.app.cli import main
+from llmnas.app.compare import _SAME_FIELDS
+from llmnas.app.quality import QUALITIES, QualityLLM, QualitySweep, table_pools
+from llmnas.app.records import read_runs, run_key
+from llmnas.app.runner import run_one
+from llmnas.benchmarks import load_benchmark
+from tests.fake_openai import FakeOpenAIServer, llm_responder
+
+
+@pytest.fixture(scope="module")
+def nb201() -> Any:
+    return load_benchmark("nb201-cifar10")
+
+
+class Recording(QualityLLM):
+    """A QualityLLM that keeps every (messages, schema, answer) it served."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.exchanges: list[tuple[list[dict[str, str]], dict[str, Any], Any]] = []
+
+    def answer(self, messages: Sequence[Mapping[str, Any]], schema: Mapping[str, Any] | None) -> Any:
+        value = super().answer(messages, schema)
+        self.exchanges.append(([dict(m) for m in messages], dict(schema or {}), value))
+        return value
+
+
+def _ask(llm: QualityLLM, n: int, prompt: str = "Propose.") -> list[dict[str, Any]]:
+    schema = llm.pools.space.proposals_schema(n)
+    return llm.complete([{"role": "user", "content": prompt}], schema=schema).data["architectures"]
+
+
+@pytest.mark.parametrize("quality", QUALITIES)
+def test_architectures_come_from_the_quality_pool_without_repeats(nb201, quality):
+    llm = QualityLLM(nb201, quality, seed=3)
+    pools = llm.pools
+    start, stop = pools.bounds(quality)
+    answers = [a for _ in range(6) for a in _ask(llm, 10)]
+    ranks = [pools.rank_of(a) for a in answers]
+    assert None not in ranks and all(start < r <= stop for r in ranks), (quality, min(ranks), max(ranks))
+    assert len(set(ranks)) == len(ranks)  # drawn without replacement within a run
+    assert pools.values[0] == max(nb201.values(nb201.search_metric))  # rank 1 is the table's best
+    if quality == "expert":
+        assert stop == pools.count("expert") == int(np.ceil(0.01 * len(pools)))
+    if quality == "misleading":
+        assert start == int(0.9 * len(pools)) and stop == len(pools)
+    if quality == "uninformed":  # uniform over the table: the draws spread over its ranks
+        assert min(ranks) < len(pools) / 4 and max(ranks) > 3 * len(pools) / 4
+
+
+def test_the_fake_skips_what_the_prompt_lists_and_repeats_per_seed(nb201):
+    llm = QualityLLM(nb201, "expert", seed=0)
+    pools = llm.pools
+    listed = "\n".join(pools.formatted[:100])  # the best 100 shown as already tried
+    ranks = [pools.rank_of(a) for a in _ask(llm, 20, "Tried so far:\n" + listed)]
+    assert all(100 < r <= pools.count("expert") for r in ranks)
+    again = QualityLLM(nb201, "expert", seed=0)
+    assert _ask(again, 5) == _ask(QualityLLM(nb201, "expert", seed=0), 5)
+    llm.start_run(0)
+    assert _ask(llm, 5) == _ask(again.__class__(nb201, "expert", seed=0), 5)  # start_run resets the run
+    assert _ask(QualityLLM(nb201, "expert", seed=1), 5) != _ask(QualityLLM(nb201, "expert", seed=0), 5)
+
+
+def test_partial_architectures_are_completed_within_their_fixed_part(nb201):
+    recording = Recording(nb201, "expert", seed=0)
+    run_one(nb201, "gpt-ea@optuna", seed=0, budget=30, llm=recording)
+    fills = [(m, s, a) for m, s, a in recording.exchanges if any(k.startswith("offspring_") for k in s["properties"])]
+    assert fills, "GPT-EA asked for no reconstruction"
+    pools = table_pools(nb201)
+    for messages, schema, _ in fills[:3]:
+        text = "\n".join(m["content"] for m in messages)
+        partials = recording._partials(text)
+        assert set(partials) == set(schema["properties"])  # every offspring's fixed part was read
+        answers = {q: QualityLLM(nb201, q, seed=0).answer(messages, schema) for q in QUALITIES}
+        earlier: dict[str, set[int]] = {q: set() for q in QUALITIES}  # no completion given twice in a call
+        for key, node in schema["properties"].items():
+            masked, fixed = node["required"], partials[key]
+            assert not set(masked) & set(fixed) and set(masked) | set(fixed) == set(pools.space.names)
+            ranks = {}
+            for quality, answer in answers.items():
+                assert set(answer[key]) == set(masked)  # only the erased dimensions are written
+                ranks[quality] = pools.rank_of({**fixed, **answer[key]})
+                assert ranks[quality] is not None  # the completed architecture is in the table
+            matching = [int(r) + 1 for r in pools.matching(fixed) if pools.formatted[int(r)] not in text]
+            best = [r for r in matching if r not in earlier["expert"]]
+            worst = [r for r in matching if r not in earlier["misleading"]]
+            if best and worst:  # the best (worst) completion not listed in the prompt nor given before
+                assert ranks["expert"] == min(best) and ranks["misleading"] == max(worst)
+            for quality, rank in ranks.items():
+                earlier[quality].add(rank)
+            assert ranks["expert"] <= ranks["middle"] <= ranks["misleading"]
+
+
+def test_lapt_whitelists_hold_the_pools_options(nb201):
+    pools = table_pools(nb201)
+    schema = {"type": "object", "properties": {
+        "reasoning": {"type": "string", "maxLength": 30},
+        "whitelist": {"type": "object", "properties": {
+            d.name: {"type": "array", "items": {"enum": d.encoded_choices}, "minItems": 1, "maxItems": 2}
+            for d in pools.space}}}}
+    for quality in ("expert", "misleading"):
+        answer = QualityLLM(nb201, quality).answer([{"role": "user", "content": "principles"}], schema)
+        assert len(answer["reasoning"]) <= 30
+        start, stop = pools.bounds(quality)
+        for name, options in answer["whitelist"].items():
+            used = [enc[name] for enc in pools.encoded[start:stop]]
+            counts = sorted((used.count(o) for o in set(used)), reverse=True)
+            assert 1 <= len(options) <= 2 and [used.count(o) for o in options] == counts[:len(options)]
+    expert = QualityLLM(nb201, "expert").answer([{"role": "user", "content": "x"}], schema)["whitelist"]
+    assert expert["cell/0_1"][0] != "none"  # the best cells keep the input connected
+
+
+def test_a_misleading_llm_makes_seki_worse_than_an_expert(nb201):
+    finals: dict[str, list[float]] = {"expert": [], "misleading": []}
+    for quality, values in finals.items():
+        llm = QualityLLM(nb201, quality)
+        for seed in range(3):
+            llm.start_run(seed, "seki@optuna")
+            values.append(run_one(nb201, "seki@optuna", seed=seed, budget=30, llm=llm)["best_report"][-1])
+    assert all(e > m + 3 for e, m in zip(finals["expert"], finals["misleading"])), finals
+    assert statistics.mean(finals["expert"]) > statistics.mean(finals["misleading"]) + 5, finals
+    llm = QualityLLM(nb201, "misleading")
+    llm.start_run(0, "seki@optuna")  # the same seed and run: the same answers, the same run
+    assert run_one(nb201, "seki@optuna", seed=0, budget=30, llm=llm)["best_report"][-1] == finals["misleading"][0]
+
+
+def test_the_fake_serves_its_policy_over_the_openai_protocol(nb201):
+    pytest.importorskip("openai")
+    import optuna
+
+    from optuna_llm_samplers import SEKISampler
+    from optuna_llm_samplers._space import to_distributions
+
+    llm = Recording(nb201, "expert", seed=0)
+    pools = llm.pools
+    with FakeOpenAIServer(responder=llm_responder(llm)) as server:
+        sampler = SEKISampler(llm=server.base_url, seed=0, budget=12, task=nb201.description,
+                              search_space=to_distributions(nb201.space()), log_every=0)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.optimize(lambda t: nb201.query({d.name: t.suggest_categorical(d.name, list(d.choices))
+                                              for d in nb201.space()})[nb201.search_metric], n_trials=12)
+        assert server.chat_requests
+    written = [a for _, s, answer in llm.exchanges
+               if "architectures" in s.get("properties", {}) for a in answer["architectures"]]
+    assert written and all(pools.rank_of(a) <= pools.count("expert") for a in written)
+    evaluated = {json.dumps(t.params, sort_keys=True) for t in study.trials}
+    from_llm = [a for a in written if json.dumps(pools.space.decode(a)[0], sort_keys=True) in evaluated]
+    assert len(from_llm) == sampler.summary()["pipeline"]["accepted_llm"] > 0
+
+
+def test_the_sweep_command_runs_end_to_end_and_resumes(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    argv = ["compare", "--benchmarks", "nb201-cifar10", "--llm-quality", "expert,uninformed,misleading",
+            "--seeds", "2", "--evaluations", "20", "--out", str(out)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "LLM-quality sweep: 34 runs to do (680 evaluations)" in err and "estimated" in err
+    runs = read_runs(out / "runs.jsonl")
+    assert len(runs) == 4 * 3 * 2 + 5 * 2  # our 4 methods x 3 qualities, 4 ablations and TPE, 2 seeds
+    assert {r["llm"] for r in runs} == {"none", "quality:expert", "quality:uninformed", "quality:misleading"}
+    assert all(r["evaluations"] == 20 for r in runs)
+    report = (out / "quality.md").read_text()
+    for method in ("seki", "lapt", "collm-nas", "gpt-ea"):
+        for quality in ("expert", "uninformed", "misleading"):
+            assert f"| {method}@optuna | {quality} | 2 |" in report
+        assert f"| {method}-nollm@optuna | no LLM | 2 |" in report
+    assert "| tpe@optuna | no LLM | 2 |" in report and "Δ vs its ablation" in report
+    assert not (out / "results.md").exists() and not (out / "llm-cache").exists()
+    assert main(argv) == 0  # resumes: nothing left to do, the same runs
+    assert "Nothing to run" in capsys.readouterr().err
+    assert len(read_runs(out / "runs.jsonl")) == len(runs)
+    again = QualitySweep(tmp_path / "again", benchmarks=["nb201-cifar10"], qualities=["misleading", "expert"],
+                         seeds=[1], budget=20).run().records  # another order, seed 1 alone: the same runs
+    recorded = {run_key(r): r for r in runs}
+    assert len(again) == 4 * 2 + 5 and all(recorded[run_key(r)][f] == r[f] for r in again for f in _SAME_FIELDS)
+    (out / "quality.md").unlink()
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- llmnas compare sweep: start -->\nstale\n<!-- llmnas compare sweep: end -->\n")
+    assert main(["compare", "--llm-quality", "expert", "--report-only", "--out", str(out),
+                 "--readme", str(readme)]) == 0
+    assert (out / "quality.md").read_text() == report
+    assert "stale" not in readme.read_text() and "### LLM-quality sweep" in readme.read_text()
+    with pytest.raises(SystemExit) as bad:
+        main(["compare", "--llm-quality", "brilliant", "--out", str(out)])
+    assert bad.value.code == 2 and "expected comma-separated names from: expert" in capsys.readouterr().err
