@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from . import console
 from ._args import benchmark_list, csv_list, int_at_least, llm_spec, progress, quality_list, usage_error
 
 __all__ = [
@@ -99,20 +100,20 @@ def _compare_logging(out: Any, verbose: bool) -> Iterator[None]:
     to_file = logging.FileHandler(Path(out) / "compare.log", encoding="utf-8")
     to_file.setLevel(logging.INFO)
     to_file.setFormatter(fmt)
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(logging.INFO if verbose else logging.WARNING)
-    console.setFormatter(fmt)
+    to_console = logging.StreamHandler(sys.stderr)
+    to_console.setLevel(logging.INFO if verbose else logging.WARNING)
+    to_console.setFormatter(fmt)
     if not verbose:
-        console.addFilter(_ConsoleFilter())
+        to_console.addFilter(_ConsoleFilter())
     from ..llm.base import RedactingFilter
 
-    for handler in (to_file, console):
+    for handler in (to_file, to_console):
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)
     try:
         yield
     finally:
-        for handler in (to_file, console):
+        for handler in (to_file, to_console):
             root.removeHandler(handler)
             handler.close()
         root.setLevel(level)
@@ -143,7 +144,7 @@ def _update_readme(readme: str | None, out: str, results: Any) -> None:
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     path.write_text(head + start + "\n" + "\n".join(body).strip() + "\n" + end + tail, encoding="utf-8")
-    print(f"updated {readme}")
+    console.result(f"updated {readme}")
 
 
 _SAME_FIELDS = ("best_search", "best_report", "evals_to_optimum", "evals_to_top", "distinct", "llm_calls",
@@ -159,10 +160,10 @@ def _check_against(reference: str, out: str) -> int:
     new = {run_key(r): r for r in read_runs(Path(out) / RUNS_FILE)}
     common = sorted(set(ref) & set(new))
     differ = [k for k in common if any(ref[k].get(f) != new[k].get(f) for f in _SAME_FIELDS)]
-    print(f"check against {reference}: {len(common)} runs in both, {len(common) - len(differ)} identical, "
+    console.result(f"check against {reference}: {len(common)} runs in both, {len(common) - len(differ)} identical, "
           f"{len(differ)} different" + "".join(f"\n  differs: {k[1]} seed {k[2]} on {k[0]}" for k in differ))
     if not common:
-        print("no run in common: nothing was checked", file=sys.stderr)
+        console.message("no run in common: nothing was checked")
         return 1
     return 1 if differ else 0
 
@@ -172,7 +173,7 @@ def run_with_progress(runner: Any, plan: Any, desc: str, describe_run: Callable[
     after stating ``plan`` on stderr: a progress bar ``desc`` over the plan's evaluations, its
     label ``describe_run(spec)`` of the run in progress, and at the end the time taken next to
     the estimate. Returns the runner's result."""
-    print(plan.describe(), file=sys.stderr)
+    console.message(plan.describe())
     bar = progress(plan.evaluations, desc) if plan.todo else None
     start = time.perf_counter()
 
@@ -188,8 +189,8 @@ def run_with_progress(runner: Any, plan: Any, desc: str, describe_run: Callable[
             bar.close()
     seconds = time.perf_counter() - start
     if plan.todo:
-        print(f"Ran {len(result.records)} runs in {seconds:.0f} s (estimated {plan.estimate_s:.0f} s); "
-              f"{result.skipped} were already done.", file=sys.stderr)
+        console.message(f"Ran {len(result.records)} runs in {seconds:.0f} s (estimated {plan.estimate_s:.0f} s); "
+              f"{result.skipped} were already done.")
     return result
 
 
@@ -197,9 +198,9 @@ def report_failures(result: Any, out: str) -> int:
     """List the failed runs of ``result`` on stderr; the exit status: 1 if any failed, else 0."""
     if not result.failures:
         return 0
-    print(f"{len(result.failures)} runs failed (see {out}/compare.log):", file=sys.stderr)
+    console.message(f"{len(result.failures)} runs failed (see {out}/compare.log):")
     for spec, error in result.failures:
-        print(f"  {spec.contender} seed {spec.seed} on {spec.benchmark}: {error}", file=sys.stderr)
+        console.message(f"  {spec.contender} seed {spec.seed} on {spec.benchmark}: {error}")
     return 1
 
 
@@ -212,9 +213,9 @@ def run_compare(args: argparse.Namespace) -> int:
     from .runner import DEFAULT_CONTENDERS, Comparison, known_contenders
 
     if args.list:
-        print("benchmarks: " + ", ".join(benchmark_names()))
-        print("contenders: " + ", ".join(known_contenders()))
-        print("default contenders: " + ", ".join(DEFAULT_CONTENDERS))
+        console.result("benchmarks: " + ", ".join(benchmark_names()))
+        console.result("contenders: " + ", ".join(known_contenders()))
+        console.result("default contenders: " + ", ".join(DEFAULT_CONTENDERS))
         return 0
     if getattr(args, "llm_quality", None):
         from .quality.cli import run_quality_compare
@@ -222,7 +223,7 @@ def run_compare(args: argparse.Namespace) -> int:
         return run_quality_compare(args)
     if args.report_only:
         paths = write_report(args.out)
-        print("\n".join(f"wrote {p}" for p in paths))
+        console.result("\n".join(f"wrote {p}" for p in paths))
         _update_readme(args.readme, args.out, paths[0])
         return 0
     contenders = {"default": list(DEFAULT_CONTENDERS), "all": known_contenders()}.get(
@@ -245,17 +246,17 @@ def run_compare(args: argparse.Namespace) -> int:
         except (ValueError, FileNotFoundError) as exc:
             usage_error("llmnas compare", str(exc))
         except LLMError as exc:
-            print(f"llmnas compare: {exc}", file=sys.stderr)
+            console.message(f"llmnas compare: {exc}")
             return 1
         result = run_with_progress(comparison, plan, "compare",
                                    lambda spec: f"{spec.contender} seed {spec.seed} {spec.benchmark}")
         paths = write_report(args.out)
-        print("\n".join(f"wrote {p}" for p in paths))
+        console.result("\n".join(f"wrote {p}" for p in paths))
         _update_readme(args.readme, args.out, paths[0])
         status = _check_against(args.check_against, args.out) if args.check_against else 0
         status = max(status, report_failures(result, args.out))
         if result.replay_misses:
-            print(f"{result.replay_misses} LLM requests were not in the cache (--replay): those runs differ from "
-                  "the cached ones (see results.md).", file=sys.stderr)
+            console.message(f"{result.replay_misses} LLM requests were not in the cache (--replay): those runs differ from "
+                  "the cached ones (see results.md).")
             status = 1
         return status

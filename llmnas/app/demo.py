@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from . import console
 from ._args import int_at_least, integer, llm_spec, progress, usage_error
 
 __all__ = ["METHODS", "DemoResult", "Row", "add_demo_parser", "format_table", "run_demo", "run_nni", "run_optuna"]
@@ -244,9 +245,9 @@ def run_demo(args: argparse.Namespace) -> int:
         except LLMError as exc:
             if isinstance(exc, ValueError):  # the LLM cannot be set up as given: a usage error
                 usage_error("llmnas demo", str(exc))
-            print(f"llmnas demo: LLM error: {' '.join(str(exc).split())}", file=sys.stderr)
+            console.message(f"llmnas demo: LLM error: {' '.join(str(exc).split())}")
             return 1
-    print(format_table(result))
+    console.result(format_table(result))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"host": result.host, "task": result.task, "seconds": result.seconds,

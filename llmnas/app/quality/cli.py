@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .. import console
 from .._args import csv_list, usage_error
 
 __all__ = ["run_quality_compare"]
@@ -28,7 +29,7 @@ def run_quality_compare(args: argparse.Namespace) -> int:
         usage_error("llmnas compare", f"--llm-quality runs with its own fake LLM: drop --{given[0].replace('_', '-')}")
     if args.report_only:
         path = write_quality_report(args.out)
-        print(f"wrote {path}")
+        console.result(f"wrote {path}")
         _update_readme(args.readme, args.out, path)
         return 0
     contenders = {"default": list(SWEEP_CONTENDERS), "all": known_contenders()}.get(
@@ -43,7 +44,7 @@ def run_quality_compare(args: argparse.Namespace) -> int:
             usage_error("llmnas compare", str(exc))
         result = run_with_progress(sweep, plan, "quality sweep", _describe_run)
         path = write_quality_report(args.out)
-        print(f"wrote {path}")
+        console.result(f"wrote {path}")
         _update_readme(args.readme, args.out, path)
         return report_failures(result, args.out)
 
