@@ -188,8 +188,10 @@ class History:
         self._front_position: dict[int, int] | None = None
         # Dedup keys per search space: [space, keys] pairs (equal spaces share one set).
         self._key_sets: list[tuple[SearchSpace, set]] = []
-        # What each source's trials did (see SourceStats), by Observation.source.
+        # What each source's trials did (see SourceStats), by Observation.source, and (single
+        # objective) each source's sort keys of the ranking, ascending: its places, by bisection.
         self._sources: dict[str, SourceStats] = {}
+        self._source_rank_keys: dict[str, list[tuple]] = {}
 
     def add(self, observation: Observation) -> None:
         """Append a finished (or failed, or running) trial and update the ranking and keys."""
@@ -231,6 +233,7 @@ class History:
             stats.improvements += 1  # strictly better than the best so far
         self._rank_keys.insert(at, key)
         self._ranked.insert(at, obs)
+        bisect.insort(self._source_rank_keys.setdefault(obs.source, []), key)
         self._rank_key_of.setdefault(id(obs), key)  # the same object twice: its first place, as before
 
     def __len__(self) -> int:
@@ -264,6 +267,18 @@ class History:
         """What each source's trials did (:class:`SourceStats` by :attr:`Observation.source`),
         maintained on :meth:`add`, so reading it costs nothing per trial."""
         return {source: replace(stats) for source, stats in self._sources.items()}
+
+    def top_by_source(self, k: int) -> dict[str, int]:
+        """How many observations of each source rank among the top ``k`` (as :meth:`top`
+        ranks them; single objective): O(sources × log n), no scan of the ranking."""
+        if self.multi_objective:
+            raise ValueError("top_by_source ranks by one objective; this history has several.")
+        k = min(k, len(self._rank_keys))
+        if k <= 0:
+            return {}
+        cut = self._rank_keys[k - 1]
+        counts = {source: bisect.bisect_right(keys, cut) for source, keys in self._source_rank_keys.items()}
+        return {source: count for source, count in counts.items() if count}
 
     @property
     def n_failed(self) -> int:

@@ -90,6 +90,14 @@ class SearchOptions:
     prefetch_below: int = 2
     """The buffer size under which ``prefetch`` starts the next batch."""
 
+    trust: bool = True
+    """Share each batch between the LLM's answers and the method's own operator by how each
+    has done in this study (Thompson sampling over the two sources, :mod:`llmnas.trust`): an
+    LLM whose architectures rank well gets more slots and larger batches, one whose
+    architectures rank badly gets fewer slots and fewer calls, never none. ``False``: every
+    batch is the LLM's, as in the papers (LAPT's batches are never split: its LLM writes
+    principles, not architectures)."""
+
     screen: bool | SurrogateScreen = False
     """``True`` or a :class:`~llmnas.screening.SurrogateScreen`: each batch the method proposes
     competes with many more candidates of its own operator, and a surrogate fitted on the
@@ -124,7 +132,7 @@ class SearchOptions:
         if self.task is not None and not isinstance(self.task, str):
             raise ValueError(f"task must be a string (a short task description for the prompts) or None, "
                              f"got {self.task!r}.")
-        for name in ("use_llm", "prefetch"):
+        for name in ("use_llm", "prefetch", "trust"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
         calls = self.max_calls_per_proposal
@@ -176,6 +184,7 @@ class SearchOptionsKwargs(TypedDict, total=False):
     role_llms: Mapping[str, LLM | str | None] | None
     prefetch: bool
     prefetch_below: int
+    trust: bool
     screen: bool | SurrogateScreen
     llm_timeout: float | None
     llm_retries: int | None

@@ -14,6 +14,7 @@ proposals (``max_calls_per_proposal=0.5``), counting every call a method makes.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Set
@@ -26,7 +27,7 @@ from .history import History, TakenKeys
 from .knowledge import KnowledgeStore
 from .llm.protocol import LLM, LLMError, LLMRefused, LLMSetupError, LLMTimeout, Message, time_left
 from .provenance import (  # noqa: F401  (re-exported: methods and hosts import them from here)
-    RATIONALE_CHARS, SCREEN_REASON, SOURCE_LABELS, Proposal, Source, provenance, short_rationale,
+    OPERATOR_TURN_REASON, RATIONALE_CHARS, SCREEN_REASON, SOURCE_LABELS, Proposal, Source, provenance, short_rationale,
 )
 from .space import Config, SearchSpace
 
@@ -103,7 +104,7 @@ class PipelineStats:
         "llm_calls", "llm_errors", "unparsable_answers", "truncated_answers", "reasks",
         "llm_items", "invalid", "duplicates", "accepted_llm", "accepted_reask",
         "fallback_proposals", "call_budget_skips", "batches", "screened_candidates", "screened_out",
-        "screened_out_llm", "llm_timeouts", "timeout_skips",
+        "screened_out_llm", "llm_timeouts", "timeout_skips", "trust_llm_slots", "trust_operator_slots",
     )
 
     def __init__(self) -> None:
@@ -187,6 +188,10 @@ class Context:
     last_miss: str = ""  # why the last ask_json returned None
     llm_unavailable: str = ""  # why there is no LLM when one was asked for (spec failed to resolve)
     role_llms: Mapping[str, LLM | None] = field(default_factory=dict)  # e.g. navigator / generator
+    operator_turn: bool = False  # the trust rule gave these slots to the method's operator (no LLM)
+    trust_turn: bool = False  # the trust rule gave these slots to the LLM (GPT-EA then seeds generation 0)
+    known_pending: int = 0  # the last ``known_pending`` of ``pending`` have their keys in ``known_keys``
+    known_keys: Set[Any] | None = None  # (the study's keys when the operator starts from a fresh history)
     health: LLMHealth | None = None  # rests an endpoint that keeps timing out (the searcher's)
     accepted: list[Proposal] = field(default_factory=list, init=False)  # booked, not yet committed
     _open: int = field(default=0, init=False, repr=False)  # accepted in the batch being built
@@ -200,8 +205,12 @@ class Context:
 
     def __post_init__(self) -> None:
         own = set(self.taken._own if isinstance(self.taken, TakenKeys) else self.taken)
-        own.update(self.space.key(c) for c in self.pending)
-        self.taken = TakenKeys(self.history.keys(self.space), own)
+        computed = len(self.pending) - self.known_pending
+        own.update(self.space.key(c) for c in itertools.islice(self.pending, max(0, computed)))
+        base = self.history.keys(self.space)
+        if self.known_keys is not None:  # (read, never changed: TakenKeys adds to its own set)
+            base = self.known_keys if not base else set(base) | set(self.known_keys)
+        self.taken = TakenKeys(base, own)
 
     # -- validity and identity ---------------------------------------------------------------
     def problems(self, config: Config) -> list[str]:
@@ -441,7 +450,15 @@ class Context:
         self.end_batch()
         return accepted, answer
 
+    def without_llm(self) -> None:
+        """From now on the method's operator proposes (the trust rule's slots for it)."""
+        self.llm = None
+        self.role_llms = {role: None for role in self.role_llms}
+        self.operator_turn, self.trust_turn = True, False
+
     def _no_llm_reason(self) -> str:
+        if self.operator_turn:
+            return OPERATOR_TURN_REASON
         return f"LLM unavailable ({self.llm_unavailable})" if self.llm_unavailable else "no LLM configured"
 
 

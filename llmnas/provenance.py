@@ -99,6 +99,9 @@ NNI's ``provenance()``)."""
 
 SCREEN_REASON = "the surrogate screen preferred the operator's candidate"
 """The fallback reason of a candidate the surrogate screen chose (its provenance is the screen)."""
+OPERATOR_TURN_REASON = "the trust rule gave this slot to the method's operator"
+"""The fallback reason of a proposal the method's operator made in a slot the trust rule
+(:mod:`llmnas.trust`) gave it instead of the LLM."""
 _HOST_LABELS = {"fixed", "random", "exhausted", "none", "restored", "resubmitted"}
 
 

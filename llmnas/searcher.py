@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -37,6 +38,7 @@ from .proposals import (
 )
 from .screening import SurrogateScreen
 from .space import Config, SearchSpace
+from .trust import TRUSTED_BATCH_FACTOR, SourceTrust, Turn
 from .untried import find_untried, repeat_candidate
 
 if TYPE_CHECKING:
@@ -97,6 +99,11 @@ class Searcher:
         self.prefetch_below = max(1, int(prefetch_below))
         self.prefetched_batches = 0
         self._prefetch_thread: threading.Thread | None = None
+        self.trust: SourceTrust | None = (
+            SourceTrust(llm_sources=method.llm_arm_sources,
+                        trusted_batch_factor=TRUSTED_BATCH_FACTOR if method.llm_calls_per_batch else 1)
+            if options.trust and self.use_llm and method.llm_arm_sources else None
+        )
         self.screen: SurrogateScreen | None = (
             screen if isinstance(screen, SurrogateScreen) else SurrogateScreen() if screen else None
         )
@@ -275,22 +282,36 @@ class Searcher:
                         "the number of trials (the method's stages are planned from it).",
                         self.method.name,
                     )
+        turn = self._turn(history, want, budget, len(pending) + len(buffered))
+        ctx_history, ctx_pending = history, list(pending) + buffered
+        known: dict[str, Any] = {}
+        if turn is not None:
+            want = turn.n
+            if turn.fresh:  # the operator starts as without the LLM; what the LLM proposed stays taken
+                ctx_pending += [o.config for o in history]
+                ctx_history = History(directions=history.directions, names=history.names)
+                known = {"known_pending": len(history), "known_keys": history.keys(space)}  # not keyed again
+        calls_llm = turn is None or turn.calls_llm
         # The main LLM is set up only if some call uses it (a role without its own LLM).
         roles_covered = bool(self.method.llm_roles) and set(self.method.llm_roles) <= set(self.role_specs)
-        llm = None if roles_covered and self.use_llm else self.llm
+        llm = None if (roles_covered and self.use_llm) or not calls_llm else self.llm
         ctx = Context(
-            space=space, history=history, knowledge=knowledge, llm=llm, rng=self.rng,
-            pending=list(pending) + buffered, budget=budget,
+            space=space, history=ctx_history, knowledge=knowledge, llm=llm, rng=self.rng,
+            pending=ctx_pending, budget=budget,
             task=self.task, host_validator=host_validator, stats=self.stats,
             max_calls_per_proposal=self.max_calls_per_proposal,
             proposals_so_far=self.proposals_made, temperature=self.temperature,
             method_name=self.method.name, llm_unavailable=self._llm_unavailable,
-            role_llms={role: self.role_llm(role) for role in self.method.llm_roles},
-            health=self.health,
+            role_llms={role: self.role_llm(role) if calls_llm else None for role in self.method.llm_roles},
+            health=self.health, operator_turn=not calls_llm, trust_turn=turn is not None and turn.calls_llm,
+            **known,
         )
         try:
             with llm_deadline(self.llm_timeout):
-                new = self.method.propose(ctx, want)
+                if turn is None:
+                    new = self.method.propose(ctx, want)
+                else:
+                    new = self._propose_turn(ctx, turn)
         except LLMSetupError:  # the named LLM cannot be used at all: the user must know
             raise
         except Exception:  # a method bug must not cost the host a trial
@@ -299,11 +320,51 @@ class Searcher:
         if not new and not ctx.exhausted():
             new = self._fallback(ctx, want, "host rejected the operator's configurations", tries=20)
         if self.screen is not None and new and self.screen.ready(history):
-            new = self._screened(ctx, new)
+            if turn is not None and turn.llm_trusted:  # the LLM's answers pass; the operator's compete
+                passed = [p for p in new if self.trust is not None and self.trust.arm_of(p.source) == "llm"]
+                rest = [p for p in new if all(p is not q for q in passed)]
+                new = passed + (self._screened(ctx, rest) if rest else [])
+            else:
+                new = self._screened(ctx, new)
         ctx.commit()  # the batch is final: its proposals are counted once, as what they are
         self.proposals_made = ctx.proposals_so_far
         with self._buffer_lock:
             self._buffer.extend(new)
+
+    def _turn(self, history: History, want: int, budget: int | None, waiting: int) -> Turn | None:
+        """The trust rule's share of the next batch of ``want`` slots (``None`` when the rule is
+        off, the LLM cannot be used, or the study has several objectives: the batch is the
+        method's as in its paper). A larger batch for a trusted LLM stays within the budget."""
+        if self.trust is None or self._llm_unavailable or history.multi_objective:
+            return None
+        turn = self.trust.allocate(history, seed=self.seed, n=want)
+        if turn.n > want and budget is not None:
+            n = min(turn.n, max(want, budget - len(history) - waiting))
+            turn = replace(turn, n=n, llm_slots=n)
+        self.stats.add("trust_llm_slots", turn.llm_slots)
+        self.stats.add("trust_operator_slots", turn.n - turn.llm_slots)
+        logger.info("%s: trust: %d of %d slots to the LLM (%s; LLM %s, operator %s in the top %.0f%%)",
+                    self.method.name, turn.llm_slots, turn.n, turn.reason, turn.llm, turn.own, 100 * self.trust.top)
+        return turn
+
+    def _propose_turn(self, ctx: Context, turn: Turn) -> list[Proposal]:
+        """The method's proposals for ``turn``: its LLM slots as the method makes them, then the
+        operator's slots with the LLM off. An LLM part that brought no LLM answer (nonsense,
+        a timeout) counts against the LLM (:attr:`SourceTrust.empty_calls`)."""
+        assert self.trust is not None
+        new: list[Proposal] = []
+        if turn.calls_llm:
+            calls = self.stats["llm_calls"]
+            new = self.method.propose(ctx, turn.llm_slots)
+            if any(self.trust.arm_of(p.source) == "llm" for p in new):
+                self.trust.started = True
+            elif self.stats["llm_calls"] > calls:
+                self.trust.started = True
+                self.trust.empty_calls += 1
+        if len(new) < turn.n and not ctx.exhausted():
+            ctx.without_llm()
+            new += self.method.propose(ctx, turn.n - len(new))
+        return new
 
     def _maybe_prefetch(
         self, space: SearchSpace, history: History, pending: list[Config], knowledge: KnowledgeStore,
@@ -438,6 +499,7 @@ class Searcher:
             "llm_calls_per_proposal": round(stats["llm_calls"] / proposals, 3),
             "fallback_rate": round(stats["fallback_proposals"] / proposals, 3),
             "prefetched_batches": self.prefetched_batches,
+            **({"trust": self.trust.summary()} if self.trust is not None else {}),
             "pipeline": stats,
         }
 
@@ -453,6 +515,7 @@ class Searcher:
             f"{tokens} tokens; proposals: {pipe['accepted_llm'] + pipe['accepted_reask']} from the LLM, "
             f"{pipe['fallback_proposals'] + host_fallbacks} from fallbacks"
             + (f" {pipe['fallback_reasons']}" if pipe["fallback_reasons"] and not host_fallbacks else "")
+            + (f"; {self.trust.describe()}" if self.trust is not None and self.trust.last is not None else "")
             + (f"; {more}" if more else "")
         )
 

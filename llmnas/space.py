@@ -169,6 +169,17 @@ class Categorical:
     def size(self) -> float:
         return float(len(self.choices))
 
+    def others(self, value: Any) -> tuple[Any, ...]:
+        """The choices other than ``value``, in order (what a mutation picks from; kept per choice)."""
+        key = self.key(value)
+        cache: dict[Any, tuple[Any, ...]] = self.__dict__.setdefault("_others", {})
+        found = cache.get(key)
+        if found is None:
+            found = tuple(c for c in self.choices if self.key(c) != key)
+            if key in self._index_of:  # a choice: at most len(choices) entries
+                cache[key] = found
+        return found
+
     def key(self, value: Any) -> Any:
         if type(value) is str:  # the common case: a string choice, its canonical form cached
             cached = self._str_keys.get(value)
@@ -422,6 +433,30 @@ class SearchSpace:
         if duplicated:
             raise ValueError(f"SearchSpace: dimension names must be unique, repeated: {duplicated}.")
         object.__setattr__(self, "dimensions", dims)
+        self._derive()
+
+    def _derive(self) -> None:
+        # Built once from the (immutable) dimensions for loops that key, mutate and sample
+        # thousands of times a batch; not dataclass fields (equality and hashing ignore them).
+        dims = self.dimensions
+        self.__dict__["_keyers"] = tuple((d.name, d.key) for d in dims)
+        self.__dict__["_varying"] = tuple(d for d in dims if d.size() > 1)
+        categorical = [d for d in dims if type(d) is Categorical]
+        plain = bool(dims) and len(categorical) == len(dims)  # all categorical: :meth:`sample` draws at once
+        counts = [len(d.choices) for d in categorical]
+        self.__dict__["_choices"] = tuple((d.name, d.choices) for d in categorical) if plain else None
+        self.__dict__["_counts"] = counts[0] if plain and len(set(counts)) == 1 else np.asarray(counts, np.int64)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"dimensions": self.dimensions}  # not the derived lookups (bound methods)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__["dimensions"] = state["dimensions"]
+        self._derive()
+
+    def varying(self) -> tuple[Dimension, ...]:
+        """The dimensions with more than one value, in order (those a mutation can change)."""
+        return self._varying
 
     # -- collection protocol -------------------------------------------------------------
     def __len__(self) -> int:
@@ -506,12 +541,18 @@ class SearchSpace:
 
     def key(self, config: Mapping[str, Any]) -> tuple[Any, ...]:
         """A hashable identity of a configuration over this space's dimensions (for dedup)."""
-        return tuple(
-            (d.name, d.key(config[d.name]) if d.name in config else None) for d in self.dimensions
-        )
+        return tuple([(name, key(config[name]) if name in config else None) for name, key in self._keyers])
 
     def sample(self, rng: np.random.Generator) -> Config:
-        return {d.name: d.sample(rng) for d in self.dimensions}
+        choices = self._choices
+        if choices is None:
+            return {d.name: d.sample(rng) for d in self.dimensions}
+        # All categorical: every index in one ``integers`` call, the same draws as one
+        # ``rng.integers(len(choices))`` per dimension in order (numpy fills an array with the same
+        # bounded draws; a dimension of one choice draws nothing either way).
+        counts = self._counts
+        picks = (rng.integers(counts, size=len(choices)) if type(counts) is int else rng.integers(0, counts)).tolist()
+        return {name: values[i] for (name, values), i in zip(choices, picks)}
 
     def size(self) -> float:
         """The number of distinct configurations (``inf`` with a continuous float)."""

@@ -16,6 +16,11 @@ use it, outside the proposal lock); :meth:`StudyLedger.apply` appends what a sca
 ledger lives in process memory only: after unpickling or in a new process it is rebuilt from
 storage at the first call (one full read). A storage that numbers trials other than ``0..n-1``
 in order, or that lost trials, makes the ledger start over.
+
+Reading: :func:`read_trials` gives the study's trials as a sequence. Storages copy their whole
+trial list on every ``get_all_trials`` (a copy of 10,000 references each time, several times a
+trial); for an ``InMemoryStorage`` the ledger reads instead only the trials it looks at, one by
+one (:class:`TrialsView`), so a call costs what it reads.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, overload
 
+from optuna.storages import InMemoryStorage
 from optuna.trial import TrialState as OptunaTrialState
 
 from llmnas.history import History, Observation, TrialState
@@ -39,8 +45,8 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 __all__ = [
-    "ATTR_PREFIX", "CLAIM_KEY", "FINISHED", "Delta", "Snapshot", "SpaceIndex", "StudyLedger", "claimed_config",
-    "metric_names", "observation", "same_as_finished",
+    "ATTR_PREFIX", "CLAIM_KEY", "FINISHED", "Delta", "Snapshot", "SpaceIndex", "StudyLedger", "TrialsView",
+    "claimed_config", "metric_names", "observation", "read_trials", "same_as_finished",
 ]
 
 CLAIM_KEY = "llmnas:claim"
@@ -82,6 +88,64 @@ def same_as_finished(space: SearchSpace, config: Config, trial: FrozenTrial) -> 
     parameter of ``space`` it used (at least one)."""
     used = [n for n in space.names if n in trial.params]
     return bool(used) and all(space[n].key(config[n]) == space[n].key(trial.params[n]) for n in used)
+
+
+# --------------------------------------------------------------------------- reading storage
+
+
+class TrialsView(Sequence["FrozenTrial"]):
+    """The trials ``0..n-1`` of an ``InMemoryStorage`` study, each read from the storage when it
+    is first asked for (``get_trial``: O(1), no copy of the trial list) and then kept, so one
+    view shows each trial in one state. Trials created after the view are not in it; a trial
+    read later may show a later state than one read earlier (each is a state it had)."""
+
+    def __init__(self, storage: InMemoryStorage, study_id: int, n: int) -> None:
+        self._storage, self._study_id, self._n = storage, study_id, n
+        self._read: dict[int, FrozenTrial] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, number: int) -> FrozenTrial: ...
+
+    @overload
+    def __getitem__(self, number: slice) -> list[FrozenTrial]: ...
+
+    def __getitem__(self, number: int | slice) -> FrozenTrial | list[FrozenTrial]:
+        if isinstance(number, slice):
+            return [self[i] for i in range(*number.indices(self._n))]
+        if number < 0:
+            number += self._n
+        if not 0 <= number < self._n:
+            raise IndexError(number)
+        trial = self._read.get(number)
+        if trial is None:
+            storage = self._storage
+            trial = storage.get_trial(storage.get_trial_id_from_study_id_trial_number(self._study_id, number))
+            self._read[number] = trial
+        return trial
+
+
+def _has_trial(storage: InMemoryStorage, study_id: int, number: int) -> bool:
+    try:
+        storage.get_trial_id_from_study_id_trial_number(study_id, number)
+    except KeyError:
+        return False
+    return True
+
+
+def read_trials(storage: BaseStorage, study_id: int, known: int = 0) -> Sequence[FrozenTrial]:
+    """The study's trials in number order (``FrozenTrial`` objects shared with the storage: read
+    only). ``known``: how many trials the caller knows exist (the ledger's cursor), where an
+    ``InMemoryStorage`` starts counting the new ones; its trials come as a :class:`TrialsView`.
+    Any other storage (or a first read) returns ``get_all_trials``: one list of them all."""
+    if type(storage) is not InMemoryStorage or known <= 0 or not _has_trial(storage, study_id, known - 1):
+        return storage.get_all_trials(study_id, deepcopy=False)
+    n = known
+    while _has_trial(storage, study_id, n):  # the trials created since: usually one or none
+        n += 1
+    return TrialsView(storage, study_id, n)
 
 
 # --------------------------------------------------------------------------- per space
@@ -263,6 +327,11 @@ class StudyLedger:
         self._indexes: list[SpaceIndex] = []
         self.pruned_without_values = 0
         """Pruned trials stored without a value but with intermediate values (no ``tell``)."""
+
+    @property
+    def cursor(self) -> int:
+        """How many trials (numbers ``0..cursor-1``) the ledger has read."""
+        return self._cursor
 
     def belongs_to(self, storage: BaseStorage) -> bool:
         return self._storage() is storage

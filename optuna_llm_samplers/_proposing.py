@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from itertools import chain
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 from optuna.trial import TrialState as OptunaTrialState
@@ -27,7 +27,8 @@ from llmnas.space import Config, SearchSpace
 
 from ._knowledge import StudyKnowledge
 from ._ledger import (
-    CLAIM_KEY, FINISHED, Delta, Snapshot, SpaceIndex, StudyLedger, claimed_config, metric_names, same_as_finished,
+    CLAIM_KEY, FINISHED, Delta, Snapshot, SpaceIndex, StudyLedger, claimed_config, metric_names, read_trials,
+    same_as_finished,
 )
 from llmnas.untried import ENUMERATION_LIMIT, RANDOM_TRIES, enumerate_configs
 
@@ -104,11 +105,16 @@ class ProposingMixin:
         not the per-thread trial cache, which is stale after waiting for another thread's LLM
         call), with this process's finishing trials whose state Optuna has not stored yet."""
         if trials is None:
-            trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+            trials = self._trials(study, ledger)
         storage_id, study_id = id(study._storage), study._study_id
         with self._state_lock:
             finishing = {k[2]: obs for k, obs in self._finishing.items() if k[0] == storage_id and k[1] == study_id}
         return ledger.scan(trials, finishing)
+
+    def _trials(self, study: Study, ledger: StudyLedger) -> Sequence[FrozenTrial]:
+        """The study's trials, fresh from storage (for an ``InMemoryStorage`` only the new ones
+        and those the ledger asks for are read: :func:`~._ledger.read_trials`)."""
+        return read_trials(study._storage, study._study_id, ledger.cursor)
 
     def _refresh(self, study: Study, trials: Any = None) -> tuple[StudyLedger, Delta]:
         """The study's ledger, updated from storage (under the ledger's lock: the caller holds
@@ -141,8 +147,9 @@ class ProposingMixin:
             history = History(list(history), history.directions, history.names)
         return Snapshot(space, history, pending, index)
 
-    def _known_distributions(self, study: Study, trials: Any) -> dict[str, BaseDistribution]:
-        """The union of the distributions of the finished trials among ``trials`` (reads only)."""
+    def _known_distributions(self, study: Study, trials: Any = None) -> dict[str, BaseDistribution]:
+        """The union of the distributions of the finished trials among ``trials`` (default:
+        fresh from storage; reads only)."""
         ledger = self._ledger(study)
         with ledger.lock:
             return ledger.finished_distributions(self._scan(study, ledger, trials))
@@ -271,10 +278,9 @@ class ProposingMixin:
         """The number of another trial that claimed or evaluated ``config`` (fresh from storage:
         the ledger's finished trials by their parameters, the others as storage has them now)."""
         ledger = self._ledger(study)
-        trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
         key = space.key(config)
         with ledger.lock:
-            delta = self._scan(study, ledger, trials)
+            delta = self._scan(study, ledger)
             hit = ledger.index(space).finished_match(config, ledger.unsettled())
         found = [] if hit is None else [hit]
         for number, other in chain(delta.settled, delta.open):
@@ -293,8 +299,6 @@ class ProposingMixin:
         up to :data:`ENUMERATION_LIMIT` configurations). Reads the ledger only (no proposal
         lock: another thread may be proposing)."""
         ledger = self._ledger(study)
-        if trials is None:
-            trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
         with ledger.lock:
             delta = self._scan(study, ledger, trials)
             distributions, param_names = ledger.all_distributions(delta)

@@ -203,7 +203,9 @@ class LLMSampler(ReportingMixin, ProposingMixin, BaseSampler):
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         # Finished trials only: a running one may be half-way through its suggest calls, and a
         # space inferred from it would be missing dimensions (and void the buffered batch).
-        known = self._known_distributions(study, study._get_trials(deepcopy=False, use_cache=True))
+        # Read through the ledger, not Optuna's per-trial cache (empty here: ``ask`` clears it):
+        # filling the cache copies the whole trial list, and ``tell`` frees it again.
+        known = self._known_distributions(study)
         return {**self._search_space, **known}
 
     def sample_relative(
@@ -317,7 +319,7 @@ class LLMSampler(ReportingMixin, ProposingMixin, BaseSampler):
 
         def trials() -> Any:
             if not read:
-                read.append(study._storage.get_all_trials(study._study_id, deepcopy=False))
+                read.append(self._trials(study, self._ledger(study)))
             return read[0]
 
         checks = []

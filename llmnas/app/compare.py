@@ -74,6 +74,10 @@ def add_compare_parser(sub: Any) -> None:
                               "-nollm ablations and tpe@optuna) with a fake LLM answering from the table at each "
                               "of these comma-separated qualities (expert, middle, misleading, uninformed); "
                               "report in OUT/quality.md")
+    compare.add_argument("--trust", choices=["on", "off"], default=None,
+                         help="our contenders' trust= option: 'on' shares each batch between the LLM and the "
+                              "method's operator by how each did (the default); 'off': every batch is the LLM's, "
+                              "as in the papers (the default with --rerun: as the runs were recorded)")
     compare.add_argument("-v", "--verbose", action="store_true", help="log every run and the methods' notes")
 
 
@@ -237,11 +241,13 @@ def run_compare(args: argparse.Namespace) -> int:
             if args.rerun:
                 comparison = Comparison.rerun_of(
                     args.rerun, args.out, fresh=args.from_scratch, benchmarks_path=args.tables,
-                    nni_space=args.nni_space, **({"llm": args.llm} if args.llm else {}))
+                    nni_space=args.nni_space, **({"llm": args.llm} if args.llm else {}),
+                    **({} if args.trust is None else {"trust": args.trust == "on"}))
             else:
                 comparison = Comparison(args.out, benchmarks=list(args.benchmarks), contenders=contenders,
                                         seeds=args.seeds, budget=args.budget, llm=args.llm, replay=args.replay,
-                                        cache=args.cache, benchmarks_path=args.tables, nni_space=args.nni_space)
+                                        cache=args.cache, benchmarks_path=args.tables, nni_space=args.nni_space,
+                                        trust=args.trust != "off")
             plan = comparison.plan()  # resolves the LLM: a named one that cannot work is a usage error
         except (ValueError, FileNotFoundError) as exc:
             usage_error("llmnas compare", str(exc))

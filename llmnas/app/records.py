@@ -21,7 +21,7 @@ from ..space import Config
 from .contenders import NO_LLM
 
 __all__ = [
-    "CACHE_DIR", "CURVE_KEYS", "RECORD_VERSION", "RUNS_FILE", "TOP_FRACTION", "TableFacts", "append_run", "curves",
+    "CACHE_DIR", "CURVE_KEYS", "RECORD_VERSION", "RUNS_FILE", "TOP_FRACTION", "TRUST_VERSION", "TableFacts", "append_run", "curves",
     "decode_curve", "encode_curve", "read_runs", "run_key", "table_facts",
 ]
 
@@ -31,7 +31,11 @@ RUNS_FILE = "runs.jsonl"
 """The results file in the output folder: one JSON object per finished run."""
 CACHE_DIR = "llm-cache"
 """The LLM response cache in the output folder (unless another is given)."""
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+"""The version a run records: 2 with the trust rule on (``trust=True``, :mod:`llmnas.trust`, the
+default), 1 with it off (and every run recorded before the rule existed: they replay with it off)."""
+TRUST_VERSION = 2
+"""The first record version whose runs had the trust rule on."""
 
 CURVE_KEYS = ("best_search", "best_report")
 """Per-evaluation curves of a record: stored on disk as their steps (see :func:`encode_curve`)."""

@@ -92,6 +92,7 @@ from .hosts import import_host, nni_table_space, run_nni, run_optuna
 from .records import (
     CACHE_DIR,
     RECORD_VERSION,
+    TRUST_VERSION,
     RUNS_FILE,
     TableFacts,
     append_run,
@@ -140,8 +141,12 @@ def run_one(
     llm: LLM | None = None,
     on_evaluation: Callable[[], None] | None = None,
     nni_space: str = "table",
+    trust: bool = True,
 ) -> dict[str, Any]:
     """One run; returns its record (what :class:`Comparison` appends to ``runs.jsonl``).
+
+    ``trust`` is our contenders' ``trust=`` option (off: as recorded before the trust rule; the
+    record's ``version`` says which).
 
     ``llm`` must be an LLM object for contenders that use one (shared across runs: the
     record's LLM counts are this run's share of its usage). ``on_evaluation()`` is called
@@ -166,16 +171,17 @@ def run_one(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.perf_counter()
     if contender.host == "optuna":
-        host_run = run_optuna(bench, contender, seed, budget, used_llm, on_evaluation)
+        host_run = run_optuna(bench, contender, seed, budget, used_llm, on_evaluation, trust)
     else:
-        host_run = run_nni(bench, contender, seed, budget, used_llm, on_evaluation, nni_space)
+        host_run = run_nni(bench, contender, seed, budget, used_llm, on_evaluation, nni_space, trust)
     wall = time.perf_counter() - start
     after = _usage(used_llm)
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after if isinstance(after.get(k), (int, float))}
     replay = getattr(used_llm, "cache_mode", None) == "replay"
     record: dict[str, Any] = {
         "benchmark": bench.name, "contender": contender.name, "seed": seed, "budget": budget,
-        "llm": llm_key(used_llm), "version": RECORD_VERSION, "kind": contender.kind,
+        "llm": llm_key(used_llm), "version": RECORD_VERSION if trust else TRUST_VERSION - 1,
+        "kind": contender.kind,
         "method": contender.family, "host": contender.host,
         "search_metric": facts.search_metric, "report_metric": facts.report_metric,
         "direction": facts.direction, "report_direction": facts.report_direction,
@@ -336,6 +342,7 @@ class Comparison:
         benchmarks_path: str | os.PathLike[str] | None = None,
         nni_space: str = "table",
         only: Iterable[tuple[str, str, int]] | None = None,
+        trust: bool = True,
     ) -> None:
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
             raise ValueError(f"budget must be an int >= 1, got {budget!r}")
@@ -361,6 +368,7 @@ class Comparison:
         self.cache = Path(cache) if cache is not None else self.out / CACHE_DIR
         self.benchmarks_path = benchmarks_path
         self.nni_space = nni_space
+        self.trust = bool(trust)
         self.only = None if only is None else {(str(b), str(c), int(s)) for b, c, s in only}
         self._llm_spec = llm
         self._llm: Any = None
@@ -388,6 +396,8 @@ class Comparison:
         if len(llms) > 1:
             raise ValueError(f"{reference / RUNS_FILE} mixes LLMs {llms}: repeat them one at a time")
         kwargs.setdefault("llm", llms[0].split(" (")[0] if llms else None)  # "local:smollm2 (llama.cpp)"
+        # runs recorded before the trust rule (version 1) repeat with it off
+        kwargs.setdefault("trust", all(int(r.get("version", 1)) >= TRUST_VERSION for r in runs))
         return cls(out, benchmarks=[str(r["benchmark"]) for r in runs],
                    contenders=[str(r["contender"]) for r in runs], seeds=sorted({int(r["seed"]) for r in runs}),
                    budget=budgets[0], replay=not fresh, cache=None if fresh else reference / CACHE_DIR,
@@ -486,7 +496,7 @@ class Comparison:
             try:
                 record = run_one(self.benchmark(spec.benchmark), contender, spec.seed, spec.budget,
                                  llm=self.llm if contender.uses_llm else None, on_evaluation=on_evaluation,
-                                 nni_space=self.nni_space)
+                                 nni_space=self.nni_space, trust=self.trust)
             except Exception as exc:  # one broken run must not cost the others
                 logger.exception("%s seed %d on %s failed", spec.contender, spec.seed, spec.benchmark)
                 failures.append((spec, f"{type(exc).__name__}: {exc}"))

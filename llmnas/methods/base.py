@@ -28,6 +28,15 @@ class Method(ABC):
     batch_size: int = 5
     llm_roles: tuple[str, ...] = ()
     """Roles that may have an LLM of their own (e.g. CoLLM-NAS's navigator and generator)."""
+    llm_arm_sources: frozenset[str] = frozenset({"llm", "llm-reask"})
+    """The provenance labels (and sources) of the proposals the LLM's knowledge made: the LLM's
+    arm of the searcher's trust rule (:mod:`llmnas.trust`); every other label of the method is
+    its operator's arm. LAPT adds its evolution inside the LLM's principles. Empty: the rule
+    never splits the method's batches."""
+    llm_calls_per_batch: bool = True
+    """Whether each batch the LLM proposes costs LLM calls (SEKI, CoLLM-NAS, GPT-EA): the trust
+    rule then makes a trusted LLM's batches larger, fewer calls for as many architectures.
+    LAPT's calls follow its adaptation schedule instead, so its batches keep their size."""
 
     @abstractmethod
     def propose(self, ctx: Context, n: int) -> list[Proposal]:

@@ -40,7 +40,7 @@ def mutate_value(dim: Dimension, value: Any, rng: np.random.Generator) -> Any:
     if isinstance(dim, Categorical):
         if len(dim.choices) < 2:
             return value
-        others = [c for c in dim.choices if dim.key(c) != dim.key(value)]
+        others = dim.others(value)
         return others[int(rng.integers(len(others)))]
     if isinstance(dim, MultiChoice):
         current = list(value)
@@ -80,7 +80,8 @@ def mutate(space: SearchSpace, config: Config, rng: np.random.Generator, n_dims:
     """``config`` with ``n_dims`` randomly chosen dimensions changed. Dimensions the parent
     lacks (a conditional space) are filled at random first and are not counted as mutated."""
     child = {d.name: config[d.name] if d.name in config else d.sample(rng) for d in space}
-    mutable = [d for d in space if d.size() > 1 and d.name in config] or [d for d in space if d.size() > 1]
+    varying = space.varying()
+    mutable = [d for d in varying if d.name in config] or list(varying)
     if not mutable:
         return child
     picks = rng.choice(len(mutable), size=min(n_dims, len(mutable)), replace=False)
@@ -102,7 +103,7 @@ def tournament(history: History, rng: np.random.Generator, size: int, pool: Sequ
         return None
     at = pool.__getitem__ if pool is not None else history.usable_at  # the history's list is not copied
     picks = rng.choice(count, size=min(size, count), replace=False)
-    return min((at(int(i)) for i in picks), key=history.rank_position)
+    return min([at(i) for i in picks.tolist()], key=history.rank_position)
 
 
 def unique_random(space: SearchSpace, rng: np.random.Generator, n: int, taken: Container[Any]) -> list[Config]:

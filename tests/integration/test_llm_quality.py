@@ -96,10 +96,14 @@ def test_partial_architectures_are_completed_within_their_fixed_part(nb201):
                 ranks[quality] = pools.rank_of({**fixed, **answer[key]})
                 assert ranks[quality] is not None  # the completed architecture is in the table
             matching = [int(r) + 1 for r in pools.matching(fixed) if pools.formatted[int(r)] not in text]
-            best = [r for r in matching if r not in earlier["expert"]]
-            worst = [r for r in matching if r not in earlier["misleading"]]
-            if best and worst:  # the best (worst) completion not listed in the prompt nor given before
-                assert ranks["expert"] == min(best) and ranks["misleading"] == max(worst)
+            for quality in ("expert", "misleading"):
+                start, stop = pools.bounds(quality)
+                fresh = [r for r in matching if r not in earlier[quality]]
+                pooled = [r for r in fresh if start < r <= stop]
+                if pooled:  # a completion from the quality's pool, not listed in the prompt nor given before
+                    assert ranks[quality] in pooled
+                elif fresh:  # none there: the best (worst) fresh completion
+                    assert ranks[quality] == (min(fresh) if quality == "expert" else max(fresh))
             for quality, rank in ranks.items():
                 earlier[quality].add(rank)
             assert ranks["expert"] <= ranks["middle"] <= ranks["misleading"]
@@ -125,17 +129,19 @@ def test_lapt_whitelists_hold_the_pools_options(nb201):
 
 
 def test_a_misleading_llm_makes_seki_worse_than_an_expert(nb201):
+    """The fake's quality is real: with the trust rule off, SEKI evaluates every answer."""
     finals: dict[str, list[float]] = {"expert": [], "misleading": []}
     for quality, values in finals.items():
         llm = QualityLLM(nb201, quality)
         for seed in range(3):
             llm.start_run(seed, "seki@optuna")
-            values.append(run_one(nb201, "seki@optuna", seed=seed, budget=30, llm=llm)["best_report"][-1])
+            values.append(run_one(nb201, "seki@optuna", seed=seed, budget=30, llm=llm, trust=False)["best_report"][-1])
     assert all(e > m + 3 for e, m in zip(finals["expert"], finals["misleading"])), finals
     assert statistics.mean(finals["expert"]) > statistics.mean(finals["misleading"]) + 5, finals
     llm = QualityLLM(nb201, "misleading")
     llm.start_run(0, "seki@optuna")  # the same seed and run: the same answers, the same run
-    assert run_one(nb201, "seki@optuna", seed=0, budget=30, llm=llm)["best_report"][-1] == finals["misleading"][0]
+    again = run_one(nb201, "seki@optuna", seed=0, budget=30, llm=llm, trust=False)
+    assert again["best_report"][-1] == finals["misleading"][0]
 
 
 def test_the_fake_serves_its_policy_over_the_openai_protocol(nb201):
@@ -198,3 +204,43 @@ def test_the_sweep_command_runs_end_to_end_and_resumes(tmp_path, capsys):
     with pytest.raises(SystemExit) as bad:
         main(["compare", "--llm-quality", "brilliant", "--out", str(out)])
     assert bad.value.code == 2 and "expected comma-separated names from: expert" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["seki", "lapt", "collm-nas", "gpt-ea"])
+def test_the_trust_rule_uses_an_expert_and_survives_a_misleading_llm(nb201, method):
+    """The default (``trust=True``) on 4 seeds of NAS-Bench-201 CIFAR-10: an expert takes the
+    method to the top 0.1 % within 30 evaluations on most seeds, a misleading LLM costs little
+    against the method's own ablation (it cost SEKI and CoLLM-NAS 15 points before the rule),
+    and neither makes more than 0.25 LLM calls per evaluation. The README's sweep has the real
+    numbers (8 seeds, five tables); this only guards against losing the behaviour."""
+    finals: dict[str, list[float]] = {"expert": [], "misleading": [], "ablation": []}
+    reached = 0
+    for seed in range(4):
+        ablation = run_one(nb201, f"{method}-nollm@optuna", seed=seed, budget=100)
+        finals["ablation"].append(ablation["best_report"][-1])
+        for quality in ("expert", "misleading"):
+            llm = QualityLLM(nb201, quality)
+            llm.start_run(seed, f"{method}@optuna")
+            record = run_one(nb201, f"{method}@optuna", seed=seed, budget=100, llm=llm)
+            finals[quality].append(record["best_report"][-1])
+            assert record["llm_calls"] <= 0.25 * record["evaluations"], (quality, record["llm_calls"])
+            reached += quality == "expert" and record["evals_to_top"] is not None and record["evals_to_top"] <= 30
+    assert reached >= 3, f"an expert reached the top 0.1 % within 30 evaluations on {reached} of 4 seeds"
+    loss = statistics.mean(finals["ablation"]) - statistics.mean(finals["misleading"])
+    assert loss < 1.0, finals
+
+
+def test_the_sweep_runs_with_the_trust_rule_on_or_off_and_records_which(tmp_path, capsys):
+    """``--trust off`` runs our methods as the papers do (every batch the LLM's) and its records
+    say so (version 1: they replay with the rule off); the default records version 2."""
+    common = ["compare", "--llm-quality", "misleading", "--benchmarks", "nb201-cifar10", "--contenders",
+              "seki@optuna,seki-nollm@optuna", "--seeds", "1", "--evaluations", "30"]
+    assert main(common + ["--out", str(tmp_path / "on")]) == 0
+    assert main(common + ["--trust", "off", "--out", str(tmp_path / "off")]) == 0
+    on, off = ({r["contender"]: r for r in read_runs(tmp_path / name / "runs.jsonl")} for name in ("on", "off"))
+    assert on["seki@optuna"]["version"] == 2 and off["seki@optuna"]["version"] == 1
+    assert on["seki@optuna"]["llm_calls"] < off["seki@optuna"]["llm_calls"]  # a losing LLM is asked less
+    assert on["seki@optuna"]["best_report"][-1] > off["seki@optuna"]["best_report"][-1]
+    with pytest.raises(SystemExit) as bad:
+        main(common + ["--trust", "maybe", "--out", str(tmp_path / "bad")])
+    assert bad.value.code == 2 and "--trust" in capsys.readouterr().err

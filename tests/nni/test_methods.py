@@ -53,7 +53,8 @@ def test_collm_nas_resource_limit_and_two_endpoints(fake_openai):
         return sample["depth"] <= 2
 
     with FakeOpenAIServer(seed=5) as navigator:
-        strategy = CoLLMNASStrategy(seed=0, navigator_llm=navigator.base_url, generator_llm=fake_openai.base_url,
+        strategy = CoLLMNASStrategy(seed=0, trust=False, navigator_llm=navigator.base_url,
+                                    generator_llm=fake_openai.base_url,
                                     resource_limit=shallow, resource_description="at most two blocks")
         strategy(tiny_space(), SequentialExecutionEngine(max_model_count=15, continue_on_failure=True))
         navigator_calls = len(navigator.chat_requests)
@@ -65,10 +66,10 @@ def test_collm_nas_resource_limit_and_two_endpoints(fake_openai):
 
 
 def test_collm_nas_state_dict_keeps_the_navigators_conversation(fake_openai):
-    first = CoLLMNASStrategy(seed=0, llm=fake_openai.base_url, budget=20)
+    first = CoLLMNASStrategy(seed=0, llm=fake_openai.base_url, budget=20, trust=False)
     first(tiny_space(), SequentialExecutionEngine(max_model_count=10, continue_on_failure=True))
     state = json.loads(json.dumps(first.state_dict()))
-    second = CoLLMNASStrategy(seed=0, llm=fake_openai.base_url, budget=20)
+    second = CoLLMNASStrategy(seed=0, llm=fake_openai.base_url, budget=20, trust=False)
     second.initialize(tiny_space(), SequentialExecutionEngine(max_model_count=10, continue_on_failure=True))
     second.load_state_dict(state)
     second.run()

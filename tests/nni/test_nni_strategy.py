@@ -7,6 +7,7 @@ import json
 import pytest
 
 from llmnas.llm import OpenAIChatLLM
+from llmnas.proposals import OPERATOR_TURN_REASON
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.execution import SequentialExecutionEngine
 from nni.nas.space import ModelStatus, SimplifiedModelSpace
@@ -141,7 +142,11 @@ def test_unreachable_llm_falls_back_and_still_runs_the_budget(free_port):
     pipeline = strategy.summary()["pipeline"]
     assert pipeline["fallback_proposals"] == budget
     assert pipeline["llm_errors"] == pipeline["llm_calls"] >= 1
-    assert pipeline["fallback_reasons"] == {"LLM call failed or answer unusable": budget}
+    # the dead endpoint's batches fall back; after its first failures the trust rule gives the
+    # operator most batches without calling it
+    reasons = pipeline["fallback_reasons"]
+    assert sum(reasons.values()) == budget and reasons["LLM call failed or answer unusable"] >= 1
+    assert set(reasons) <= {"LLM call failed or answer unusable", OPERATOR_TURN_REASON}
 
 
 def test_small_space_is_exhausted_cleanly():

@@ -20,7 +20,7 @@ from tests.optuna.conftest import EDGES, OPS, chat_text, nas_objective, nas_scor
 @pytest.mark.parametrize("direction", ["maximize", "minimize"])
 def test_nas_search_is_llm_driven_distinct_and_finds_the_best(fake_openai: FakeOpenAIServer, direction: str) -> None:
     n = 20
-    sampler = SEKISampler(seed=0, budget=n, llm=fake_openai.base_url)
+    sampler = SEKISampler(seed=0, budget=n, llm=fake_openai.base_url, trust=False)  # the paper's loop
     study = optuna.create_study(direction=direction, sampler=sampler)
     study.optimize(nas_objective, n_trials=n)
 

@@ -26,7 +26,7 @@ from tests.optuna.conftest import EDGES, OPS, nas_objective, params_key
 def test_two_samplers_share_knowledge_through_the_study(
     fake_openai: FakeOpenAIServer, journal: Callable[[], JournalStorage]
 ) -> None:
-    first = SEKISampler(seed=0, budget=20, llm=fake_openai.base_url)
+    first = SEKISampler(seed=0, budget=20, llm=fake_openai.base_url, trust=False)  # every batch asks the LLM
     study_a = optuna.create_study(study_name="nas", storage=journal(), direction="maximize", sampler=first)
     study_a.optimize(nas_objective, n_trials=6)
     written = first.knowledge(study_a).items()
@@ -36,7 +36,7 @@ def test_two_samplers_share_knowledge_through_the_study(
 
     # A second worker (its own storage handle and sampler) sees the same knowledge ...
     n_before = len(fake_openai.chat_requests)
-    second = SEKISampler(seed=1, budget=20, llm=fake_openai.base_url)
+    second = SEKISampler(seed=1, budget=20, llm=fake_openai.base_url, trust=False)
     study_b = optuna.load_study(study_name="nas", storage=journal(), sampler=second)
     assert second.knowledge(study_b).items() == written
     # ... cannot overwrite it (first writer wins) ...

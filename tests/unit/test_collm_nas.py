@@ -55,7 +55,7 @@ def two_servers():
 def test_navigator_and_generator_on_their_own_endpoints(two_servers):
     navigator, generator = two_servers
     method = CoLLMNAS(round_size=5, batch_size=5)
-    searcher = Searcher(method, seed=0, role_llms={"navigator": llm_for(navigator), "generator": llm_for(generator)})
+    searcher = Searcher(method, seed=0, trust=False, role_llms={"navigator": llm_for(navigator), "generator": llm_for(generator)})
     history, knowledge = run(searcher, 20)
     assert {purpose(r) for r in navigator.chat_requests} == {"navigator"}
     assert {purpose(r) for r in generator.chat_requests} <= {"generator"}
@@ -82,7 +82,7 @@ def test_a_role_that_is_not_the_methods_is_an_error():
 
 
 def test_the_navigator_keeps_its_conversation_and_bounds_it(fake_openai):
-    searcher = Searcher(CoLLMNAS(round_size=2, batch_size=2, navigator_memory=2), llm=llm_for(fake_openai), seed=0)
+    searcher = Searcher(CoLLMNAS(round_size=2, batch_size=2, navigator_memory=2), llm=llm_for(fake_openai), seed=0, trust=False)
     run(searcher, 12)
     calls = [r.body["messages"] for r in fake_openai.chat_requests if purpose(r) == "navigator"]
     assert len(calls) == 6
@@ -165,7 +165,7 @@ def test_workers_share_the_navigators_rounds(fake_openai):
 def test_a_failing_navigator_keeps_the_last_strategy(two_servers):
     navigator, generator = two_servers
     navigator.script([Status(500)] * 50)
-    searcher = Searcher(CoLLMNAS(), seed=0, role_llms={"navigator": llm_for(navigator), "generator": llm_for(generator)})
+    searcher = Searcher(CoLLMNAS(), seed=0, trust=False, role_llms={"navigator": llm_for(navigator), "generator": llm_for(generator)})
     history, knowledge = run(searcher, 10)
     rounds = CoLLMNAS.navigator_log(knowledge)
     assert [r["source"] for r in rounds] == ["kept", "kept"]
@@ -197,7 +197,7 @@ def test_numpy_verdicts_follow_the_same_convention(verdict, fits):
 
 
 def test_batches_larger_than_rounds_show_every_result_since_the_last_revision(fake_openai):
-    searcher = Searcher(CoLLMNAS(round_size=5, batch_size=15), llm=llm_for(fake_openai), seed=0)
+    searcher = Searcher(CoLLMNAS(round_size=5, batch_size=15), llm=llm_for(fake_openai), seed=0, trust=False)
     run(searcher, 30)
     calls = [r.body["messages"][-1]["content"] for r in fake_openai.chat_requests if purpose(r) == "navigator"]
     assert len(calls) >= 2

@@ -130,7 +130,7 @@ def test_the_observed_masked_fraction_follows_the_schedule_and_shrinks_late():
 
 # -- the LLM prior --------------------------------------------------------------------------------
 def test_llm_prior_proposals_are_valid_distinct_and_within_the_call_budget(fake_openai):
-    searcher = Searcher(GPTEA(population=10, generations=5), llm=llm_for(fake_openai), seed=0)
+    searcher = Searcher(GPTEA(population=10, generations=5), llm=llm_for(fake_openai), seed=0, trust=False)
     history, sources = run(searcher, 60)
     assert distinct_and_valid(history)
     assert sources[:10] == ["init"] * 10  # generation 0: random, no LLM call
@@ -177,7 +177,7 @@ def test_kept_dimensions_come_from_the_ga_even_when_the_llm_rewrites_them(fake_o
 
 def test_a_failing_llm_still_yields_valid_distinct_proposals_with_counted_fallbacks(fake_openai):
     fake_openai.script([Status(500)] * 100)
-    searcher = Searcher(GPTEA(population=10, generations=5), llm=llm_for(fake_openai), seed=0)
+    searcher = Searcher(GPTEA(population=10, generations=5), llm=llm_for(fake_openai), seed=0, trust=False)
     history, sources = run(searcher, 60)
     assert distinct_and_valid(history)
     stats = searcher.summary()["pipeline"]
@@ -364,3 +364,17 @@ def test_a_corpus_in_other_names_is_one_clear_error_and_a_plain_ga():
     settings = searcher.summary()["settings"]
     assert "does not use the search space's names" in settings["prior_error"]
     assert "op_a" in settings["prior_error"]
+
+
+# -- trust ------------------------------------------------------------------------------------------
+def test_a_trusted_llm_writes_generation_zero_and_the_papers_loop_starts_at_random(fake_openai):
+    """With the trust rule (the default) the LLM's first batch of generation 0 is written by the
+    LLM prior (every gene erased); with ``trust=False`` generation 0 is random, as in the paper."""
+    trusting = Searcher(GPTEA(population=10, generations=5), llm=llm_for(fake_openai), seed=0)
+    _, sources = run(trusting, 10)
+    assert sources[:5] == ["llm"] * 5  # the first batch: the LLM's, each an architecture it wrote
+    assert sources[5:] == ["init"] * 5  # the operator's first batch: random, as without the LLM
+    [first] = fill_schemas(fake_openai)[:1]
+    assert all(set(node["required"]) == set(SPACE.names) for node in first["properties"].values())
+    paper = Searcher(GPTEA(population=10, generations=5), llm=llm_for(fake_openai), seed=0, trust=False)
+    assert run(paper, 10)[1] == ["init"] * 10

@@ -71,7 +71,7 @@ def test_proposals_are_valid_distinct_and_inside_the_whitelist_of_their_step(fak
         whitelist_answer(two_each("conv_3x3", "avg_pool_3x3")),
         whitelist_answer(two_each("conv_3x3", "none")),
     ])
-    searcher = Searcher(LAPT(source=source_pairs()), llm=llm_for(fake_openai), seed=0)
+    searcher = Searcher(LAPT(source=source_pairs()), llm=llm_for(fake_openai), seed=0, trust=False)
     history, knowledge = run(searcher, 20)
     assert_distinct_valid(history)
     for i, obs in enumerate(history):  # batches of 5: proposal i was made at step 5*(i//5)
@@ -115,7 +115,7 @@ def test_a_whitelist_that_excludes_what_all_top_source_archs_use_is_repaired(fak
 
 
 def test_warm_start_without_a_source_uses_the_fallback_then_learns_from_the_study(fake_openai, caplog):
-    searcher = Searcher(LAPT(warmup=10), llm=llm_for(fake_openai), seed=0)
+    searcher = Searcher(LAPT(warmup=10), llm=llm_for(fake_openai), seed=0, trust=False)
     with caplog.at_level(logging.INFO, logger="llmnas.methods.lapt"):
         history, knowledge = run(searcher, 10)
     assert len(fake_openai.chat_requests) == 0 and not knowledge.items()
@@ -135,7 +135,7 @@ def test_warm_start_without_a_source_uses_the_fallback_then_learns_from_the_stud
 def _adaptation_prompt(fake_openai, improve: bool) -> tuple[str, dict]:
     fake_openai.reset()
     given = {"text": "ORIGINAL: convolutions help", "whitelist": two_each("conv_3x3", "conv_1x1")}
-    searcher = Searcher(LAPT(source=given), llm=llm_for(fake_openai), seed=0)
+    searcher = Searcher(LAPT(source=given), llm=llm_for(fake_openai), seed=0, trust=False)
     knowledge, history = InMemoryKnowledge(), History()
     for config in itertools.islice(itertools.product(OPS, repeat=6), 5):
         history.add(Observation(dict(zip(NAMES, config)), (1.0 + len(history),)))
@@ -175,7 +175,7 @@ def test_a_principles_dict_source_needs_no_learning_call(fake_openai):
 
 def test_a_failing_llm_still_yields_valid_distinct_proposals(fake_openai, caplog):
     fake_openai.script([Status(500)] * 60)
-    searcher = Searcher(LAPT(source=source_pairs()), llm=llm_for(fake_openai), seed=0)
+    searcher = Searcher(LAPT(source=source_pairs()), llm=llm_for(fake_openai), seed=0, trust=False)
     with caplog.at_level(logging.INFO, logger="llmnas.methods.lapt"):
         history, knowledge = run(searcher, 20)
     assert_distinct_valid(history)
@@ -269,3 +269,18 @@ def test_imported_principles_do_not_stick_to_the_method_object(tmp_path):
     assert p.config["cell/0_1"] == "conv_3x3" or p.source == "fallback"
     assert imported.get("lapt/principles/0")["provenance"]["kind"] == "given"
     assert method.source_kind == "warm-start", "a second study with this object still warm-starts"
+
+
+def test_the_operators_slots_evolve_in_the_full_space_without_asking_the_llm():
+    """The trust rule's slots for the operator: regularized evolution over the whole space (as
+    with ``use_llm=False``), labelled as the operator's, no principles learned or asked for."""
+    from llmnas.proposals import OPERATOR_TURN_REASON, Context
+
+    rng = np.random.default_rng(0)
+    history = History([Observation(SPACE.sample(rng), (float(i),)) for i in range(12)])
+    knowledge = InMemoryKnowledge()
+    ctx = Context(space=SPACE, history=history, knowledge=knowledge, llm=None, rng=rng, operator_turn=True)
+    proposals = LAPT(source=source_pairs()).propose(ctx, 5)
+    assert len(proposals) == 5 and len({SPACE.key(p.config) for p in proposals}) == 5
+    assert all(p.source == "fallback" and p.reason == OPERATOR_TURN_REASON for p in proposals)
+    assert LAPT.principles(knowledge) is None  # nothing learned: the LLM was not the one asked

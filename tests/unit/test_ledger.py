@@ -86,3 +86,22 @@ def test_the_call_budget_counts_a_batch_once_while_it_is_built():
     assert not ctx.may_call_llm(upcoming=4)
     ctx.end_batch()
     assert ctx.may_call_llm(upcoming=4)  # closed: 8 made + 4 upcoming allow a 5th (and 6th) call
+
+
+def test_top_by_source_counts_what_top_holds() -> None:
+    """The per-source places kept on add give the same counts as scanning ``top(k)``, for every
+    k, with ties, pruned, failed and infeasible trials (the trust rule reads it every batch)."""
+    rng = np.random.default_rng(3)
+    for direction in ("maximize", "minimize"):
+        history = History(directions=(direction,))
+        for i in range(300):
+            state = ["complete", "complete", "complete", "pruned", "failed"][int(rng.integers(5))]
+            value = None if state == "failed" else (float(rng.integers(20)),)
+            history.add(Observation({"x": i}, value, state=state, feasible=bool(rng.random() > 0.1),
+                                    source=["llm", "fallback", "operator:ga", ""][int(rng.integers(4))]))
+            if i % 37 == 0:
+                for k in (1, 5, history.n_usable // 4 + 1, history.n_usable, history.n_usable + 3):
+                    naive: dict[str, int] = {}
+                    for obs in history.top(k):
+                        naive[obs.source] = naive.get(obs.source, 0) + 1
+                    assert history.top_by_source(k) == naive

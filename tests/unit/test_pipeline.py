@@ -42,7 +42,7 @@ def arch(config: dict) -> dict:
 
 
 def test_seki_with_a_working_endpoint_asks_in_batches_and_proposes_distinct_valid_configs(fake_openai):
-    searcher = Searcher(SEKI(budget=20), llm=llm_for(fake_openai), seed=0)
+    searcher = Searcher(SEKI(budget=20), llm=llm_for(fake_openai), seed=0, trust=False)
     history = run(searcher, 20)
     keys = {SPACE.key(o.config) for o in history}
     assert len(keys) == 20 and all(SPACE.contains(o.config) for o in history)
@@ -65,7 +65,7 @@ def test_seki_with_a_working_endpoint_asks_in_batches_and_proposes_distinct_vali
 
 
 def test_prompts_stay_bounded_as_history_grows(fake_openai):
-    searcher = Searcher(SEKI(budget=400, batch_size=5), llm=llm_for(fake_openai), seed=1)
+    searcher = Searcher(SEKI(budget=400, batch_size=5), llm=llm_for(fake_openai), seed=1, trust=False)
     history = History()
     for i in range(300):
         history.add(Observation(SPACE.sample(searcher.rng), (float(i % 17),)))

@@ -38,7 +38,7 @@ def run_quality_compare(args: argparse.Namespace) -> int:
         try:
             sweep = QualitySweep(args.out, benchmarks=list(args.benchmarks), qualities=args.llm_quality,
                                  contenders=contenders, seeds=args.seeds, budget=args.budget,
-                                 benchmarks_path=args.tables, nni_space=args.nni_space)
+                                 benchmarks_path=args.tables, nni_space=args.nni_space, trust=args.trust != "off")
             plan = sweep.plan()
         except (ValueError, FileNotFoundError) as exc:
             usage_error("llmnas compare", str(exc))

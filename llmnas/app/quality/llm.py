@@ -8,10 +8,11 @@ of each request and answers every prompt the four methods send:
   ``{"architectures": [...]}`` schema): drawn from the quality's pool of the table, without
   replacement within a run (and skipping what the prompt lists as tried);
 * **partial architectures** (GPT-EA's reconstruction, ``{"offspring_1": {...}, ...}``): the
-  fixed dimensions are read from the prompt and the erased ones completed "the same way": the
-  best-ranked table entry consistent with the fixed part (``expert``), the worst
-  (``misleading``), the median one (``middle``) or a random one (``uninformed``), preferring
-  completions not given before in the run nor listed in the prompt;
+  fixed dimensions are read from the prompt and the erased ones completed "the same way": a
+  random table entry of the quality's pool consistent with the fixed part, else (no such
+  entry) the best-ranked consistent entry (``expert``), the worst (``misleading``) or the
+  median one (``middle``); ``uninformed``: a random consistent entry. Completions not given
+  before in the run nor listed in the prompt come first;
 * **whitelists** (LAPT's principles, ``{"whitelist": {...}}``): per dimension the options most
   used by the pool (``uninformed``: random subsets), numeric dimensions the pool's range;
 * **free text** (SEKI's strategies, CoLLM-NAS's Navigator, LAPT's principles and reasoning):
@@ -298,7 +299,11 @@ class QualityLLM(BaseLLM):
         def fresh(row: int) -> bool:
             return row not in self._run.given and not self._listed(row, text)
 
-        if self.quality in ("expert", "misleading"):  # the best (worst) fresh completion, else the best (worst)
+        start, stop = self.pools.bounds(self.quality)
+        pooled = [int(r) for r in rows if start <= r < stop and fresh(int(r))] if self.quality != "uninformed" else []
+        if pooled:  # a fresh completion from the quality's own pool (rows are ranks - 1), at random
+            row = pooled[int(self._run.rng.integers(len(pooled)))]
+        elif self.quality in ("expert", "misleading"):  # the best (worst) fresh completion, else the best (worst)
             ordered = rows if self.quality == "expert" else rows[::-1]
             row = next((int(r) for r in ordered if fresh(int(r))), int(ordered[0]))
         else:

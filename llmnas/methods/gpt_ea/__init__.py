@@ -208,6 +208,9 @@ class GPTEA(Method):
     def propose(self, ctx: Context, n: int) -> list[Proposal]:
         t = self.generation(ctx)
         if t == 0 or not ctx.history.n_usable:
+            seeded = self._seeded(ctx, n) if ctx.trust_turn and isinstance(self.prior, LLMPrior) else None
+            if seeded is not None:
+                return seeded
             configs = unique_random(ctx.space, ctx.rng, n, ctx.taken)
             out = []
             for config in configs:
@@ -268,6 +271,18 @@ class GPTEA(Method):
             logger.info("%s: the %s prior does not model %s; these dimensions evolve by crossover and "
                         "mutation alone.", self.name, self.prior.name, ", ".join(unmodelled))
 
+    def _seeded(self, ctx: Context, n: int) -> list[Proposal] | None:
+        """Generation 0 written by the LLM [ours]: when the trust rule (:mod:`llmnas.trust`)
+        gives the LLM slots of the initial population, each slot is a child with every
+        dimension erased, completed by the LLM prior (random values where it fails), so an LLM
+        that knows good architectures seeds the population; the operator's slots stay random.
+        ``None`` when the prior models no dimension of the space."""
+        erasable = tuple(d.name for d in ctx.space if d.size() > 1 and self.prior.models(d))
+        if not erasable:
+            return None
+        children = [Offspring(config, erasable) for config in unique_random(ctx.space, ctx.rng, n, ctx.taken)]
+        return self._completed(ctx, children, n, 0)
+
     def _evolve(self, ctx: Context, n: int, t: int) -> list[Proposal]:
         parents = self._parents(ctx)
         children = self._breed(ctx, n, *parents)
@@ -278,6 +293,11 @@ class GPTEA(Method):
                     break
                 child = self._breed(ctx, 1, *parents)[0]
             children[i] = child
+        return self._completed(ctx, children, n, t)
+
+    def _completed(self, ctx: Context, children: list[Offspring], n: int, t: int) -> list[Proposal]:
+        """``children`` with their erased dimensions filled by the prior, as proposals (the
+        method's operator where a child leads nowhere new)."""
         to_fill = [i for i, c in enumerate(children) if c.masked]
         fills: dict[int, Mapping[str, Any] | None] = {}
         if to_fill:

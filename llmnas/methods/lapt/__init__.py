@@ -49,13 +49,13 @@ from ...history import History, Observation
 from ...knowledge import FORMAT as KNOWLEDGE_FORMAT
 from ...knowledge import TRANSFER_PREFIX, KnowledgeStore
 from ...prompts import lapt as prompts
-from ...proposals import Context, Proposal, Source, short_rationale
+from ...proposals import OPERATOR_TURN_REASON, Context, Proposal, Source, short_rationale
 from ...space import Config, SearchSpace
 from ..base import Method
 from ..operators import KeysSeen, mutate, tournament
 from .whitelist import (  # noqa: F401 (_decode_or, _numeric_range: older imports)
-    Whitelist, _decode_or, _numeric_range, _remaining, describe_provenance, full_whitelist, inside,
-    normalize_whitelist, refined_space,
+    UntriedCount, Whitelist, _decode_or, _numeric_range, _remaining, describe_provenance, discard_samples,
+    full_whitelist, inside, normalize_whitelist, refined_space,
 )
 
 POPULATION_WINDOW = 256
@@ -126,6 +126,10 @@ class LAPT(Method):
     """
 
     name = "LAPT"
+    llm_arm_sources = frozenset({"llm", "llm-reask", "evolution", "operator:evolution"})
+    """Its evolution inside the LLM's principles is the LLM's arm of the trust rule; in the
+    operator's slots it evolves in the full space instead (as with ``use_llm=False``)."""
+    llm_calls_per_batch = False  # its calls follow the adaptation schedule, not the batches
 
     def __init__(
         self,
@@ -293,6 +297,9 @@ class LAPT(Method):
             logger.info("LAPT: warm start: no source given; proposing with the fallback operator until %d "
                         "evaluations, then learning principles from them (%d so far).", self.warmup, len(ctx.history))
             return _emit(ctx, self.fallback(ctx, n, ctx.taken.copy()), Source.FALLBACK, reason)
+        if ctx.operator_turn:  # the trust rule's slots for the operator: evolution in the full space
+            full = {"text": "", "whitelist": full_whitelist(ctx.space)}
+            return self._evolve(ctx, n, full, source=Source.FALLBACK, reason=OPERATOR_TURN_REASON)
         principles = self._current_principles(ctx, n)
         return self._evolve(ctx, n, principles)
 
@@ -453,10 +460,12 @@ class LAPT(Method):
         found.reverse()
         return found
 
-    def _evolve(self, ctx: Context, n: int, principles: Mapping[str, Any]) -> list[Proposal]:
+    def _evolve(self, ctx: Context, n: int, principles: Mapping[str, Any], *, source: Source = Source.EVOLUTION,
+                reason: str | None = None) -> list[Proposal]:
         whitelist = principles.get("whitelist") or {}
         refined = refined_space(ctx.space, whitelist)
         seen = KeysSeen(ctx.taken)
+        untried = UntriedCount(refined, ctx.space, seen)
         out: list[Config] = []
         reasons: list[str] = []
 
@@ -465,6 +474,7 @@ class LAPT(Method):
             if key in seen:
                 return False
             seen.add(key)
+            untried.saw(key)
             if ctx.problems(config):
                 return False
             out.append(config)
@@ -475,8 +485,17 @@ class LAPT(Method):
         pool = self._recent_inside(ctx.history, check)
         pending_inside = sum(check.admits(c) for c in ctx.pending)
         n_random = n if not pool else max(0, self.population - len(pool) - pending_inside)
+        def futile(tries: int, limit: int) -> bool:
+            """Whether a random loop's draws can only repeat from here on (the refined space is
+            used up, checked once draws keep failing): then its remaining draws are made in one
+            call and dropped, so the generator ends where the loop would have left it."""
+            if tries < 20 * n or not untried.none_left():
+                return False
+            discard_samples(refined, ctx.rng, limit - tries)
+            return True
+
         tries = 0
-        while len(out) < min(n, n_random) and tries < 200 * n:
+        while len(out) < min(n, n_random) and tries < 200 * n and not futile(tries, 200 * n):
             tries += 1
             accept(refined.sample(ctx.rng), "initial population in the refined space")
         tries = 0
@@ -487,13 +506,14 @@ class LAPT(Method):
             dims = 1 + int(tries > 20 * n) + int(tries > 60 * n)
             accept(mutate(refined, parent.config, ctx.rng, n_dims=dims), "regularized evolution in the refined space")
         tries = 0
-        while len(out) < n and tries < 100 * n:
+        while len(out) < n and tries < 100 * n and not futile(tries, 100 * n):
             tries += 1
             accept(refined.sample(ctx.rng), "random in the refined space")
         if len(out) < n:
             for config in _remaining(refined, ctx.rng, n - len(out), seen, ctx.space):
                 accept(config, "random in the refined space")
-        proposals = _emit(ctx, out, Source.EVOLUTION, reasons, rationale=short_rationale(principles.get("text") or ""))
+        proposals = _emit(ctx, out, source, reasons if reason is None else reason,
+                          rationale=short_rationale(principles.get("text") or ""))
         if len(proposals) < n:
             logger.warning("LAPT: the refined space (%g configurations) is exhausted; %d proposal(s) come from "
                            "the full space.", refined.size(), n - len(proposals))

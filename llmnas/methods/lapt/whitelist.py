@@ -11,13 +11,19 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from typing import Any, Mapping
+from typing import Any, Container, Mapping
+
+import numpy as np
 
 from ...history import History
 from ...prompts import lapt as prompts
 from ...space import Categorical, Config, Float, Integer, SearchSpace
+from ...untried import enumerate_configs
 
 _ENUMERATE_LIMIT = 50_000  # refined spaces up to this size are enumerated once random draws fail
+_COUNT_LIMIT = 4096
+"""Refined spaces up to this size have their untried configurations counted once random draws
+keep failing (counting costs about what a few hundred failing draws cost)."""
 
 
 def describe_provenance(provenance: Mapping[str, Any]) -> str:
@@ -206,3 +212,45 @@ def _remaining(refined: SearchSpace, rng: Any, n: int, seen: set, space: SearchS
         left = [left[int(i)] for i in picks]
     return left
 
+
+
+class UntriedCount:
+    """How many configurations of a small refined space have keys (over ``space``) not in
+    ``seen``: counted by enumerating at the first :meth:`none_left`, then kept by :meth:`saw`.
+    Only categorical and integer dimensions, whose enumeration is exactly what ``sample`` can
+    draw; other or larger spaces are never counted (:meth:`none_left` stays false)."""
+
+    def __init__(self, refined: SearchSpace, space: SearchSpace, seen: Container[Any]) -> None:
+        self._refined, self._space, self._seen = refined, space, seen
+        self._keys: set[Any] | None = None
+        self.left: int | None = None
+
+    def none_left(self) -> bool:
+        """Whether every configuration of the refined space is in ``seen``."""
+        if self._keys is None:
+            self._keys = set()
+            countable = all(type(d) in (Categorical, Integer) for d in self._refined)
+            configs = enumerate_configs(self._refined, _COUNT_LIMIT) if countable else None
+            if configs is not None:
+                self._keys = {self._space.key(c) for c in configs}
+                self.left = sum(k not in self._seen for k in self._keys)
+        return self.left == 0
+
+    def saw(self, key: Any) -> None:
+        """``key`` has just been added to ``seen``."""
+        if self.left is not None and self._keys is not None and key in self._keys:
+            self.left -= 1
+
+
+def discard_samples(space: SearchSpace, rng: np.random.Generator, count: int) -> None:
+    """Move ``rng`` on exactly as ``count`` calls of ``space.sample(rng)`` would, dropping what
+    they draw: for an all-categorical space every index in one ``integers`` call (numpy fills an
+    array with the same bounded draws, in order), else one ``sample`` at a time."""
+    if count <= 0:
+        return
+    if not space.dimensions or not all(type(d) is Categorical for d in space):
+        for _ in range(count):
+            space.sample(rng)
+        return
+    counts = np.asarray([len(d.choices) for d in space.dimensions], dtype=np.int64)  # type: ignore[union-attr]
+    rng.integers(0, np.tile(counts, count))

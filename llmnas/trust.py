@@ -1,0 +1,230 @@
+"""Trust between sources: how much of the search the LLM's answers get, earned in this study.
+
+Every proposal carries its :class:`~llmnas.provenance.Source`, and the hosts store it with the
+trial (Optuna: the ``llmnas_source`` user attribute; NNI: the model's provenance), so a
+:class:`~llmnas.history.History` knows which source each evaluated architecture came from.
+:class:`SourceTrust` turns that into a decision for each batch the method proposes: how many of
+its slots go to the LLM's answers and how many to the method's own operator (its mutation,
+crossover or sampling with the LLM off, exactly what ``use_llm=False`` runs), and whether to call
+the LLM at all.
+
+**The rule: Thompson sampling over two arms** (Thompson 1933; for Bernoulli rewards its expected
+regret is logarithmic in the number of pulls and matches the Lai-Robbins lower bound: Agrawal &
+Goyal 2012, Kaufmann et al. 2012). Arm one is the LLM's answers (sources ``llm`` and
+``llm-reask``), arm two the method's own proposals (operator, fallbacks, the screen's picks, the
+method's evolution). A trial is a *win* for its arm when it ranks in the study's top quarter
+(:data:`TOP_FRACTION`) of the usable trials so far, a *loss* otherwise; an LLM call in this
+process whose batch brought no usable answer (nonsense, timeouts) is one more loss. With
+``Beta(1 + wins, 1 + losses)`` posteriors, one pair of draws decides whether the LLM is called
+for the batch, and one pair per further slot decides its share of the slots. Why this rule:
+
+- it needs no tuning constant beyond the win threshold, and is the same in both hosts;
+- a source that keeps losing gets fewer slots *and fewer calls* (a useless LLM also costs less
+  wall time), a source that keeps winning gets more, and a losing source is never starved: its
+  posterior always leaves it a chance, so an LLM that improves (or a study that moves to where
+  the LLM is right) wins its slots back;
+- it reads only the trials, through the History's maintained ranking and per-source counts,
+  and its draws are seeded by ``(seed, number of trials)``: workers that see the same trials
+  decide alike, and a restarted study decides from what it stored.
+
+Two turns come before any comparison, as the arms must each be pulled once: the LLM's first
+batch (what the papers do), then the operator's first batch, which starts as the method would
+with the LLM off (from an empty history, the LLM's architectures kept out as taken) so a
+misleading first answer cannot steer it. When every slot of a batch goes to the LLM the batch is
+made larger (:data:`TRUSTED_BATCH_FACTOR`, for methods whose calls come per batch): a trusted LLM
+writes more per call, which keeps calls per evaluation low.
+
+Example:
+    >>> from llmnas import History, Observation
+    >>> history = History()
+    >>> for i in range(40):  # the LLM's answers rank last, the operator's first
+    ...     history.add(Observation({"x": i}, (float(i),), source="fallback" if i >= 20 else "llm"))
+    >>> trust = SourceTrust()
+    >>> trust.arms(history)
+    (Arm(wins=0, losses=20), Arm(wins=10, losses=10))
+    >>> turn = trust.allocate(history, seed=0, n=8)
+    >>> turn.llm_slots <= 2, turn.n
+    (True, 8)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .history import History
+from .provenance import Source
+
+__all__ = ["HOST_SOURCES", "LLM_SOURCES", "TOP_FRACTION", "TRUSTED_BATCH_FACTOR", "Arm", "SourceTrust", "Turn"]
+
+TOP_FRACTION = 0.25
+"""A trial is a win for its source when it ranks in this top fraction of the study's usable
+trials (a quartile: a rate near 1/4 means the source does as well as the study's average)."""
+
+TRUSTED_BATCH_FACTOR = 3
+
+"""When the LLM gets every slot of a batch, the batch is this many times larger (one call)."""
+
+LLM_SOURCES = frozenset({Source.LLM.value, Source.LLM_REASK.value})
+"""The LLM's arm (the labels both hosts store as a trial's source)."""
+
+HOST_SOURCES = frozenset({
+    "", Source.FIXED.value, Source.RANDOM.value, Source.EXHAUSTED.value, Source.NONE.value,
+    Source.RESTORED.value, Source.RESUBMITTED.value,
+})
+"""Trials the host or the user picked (or of unknown origin): neither arm's. Every other label
+(``fallback``, ``screen``, ``operator:<name>``, ...) is the method's own arm."""
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One source's record in the study: trials in the top fraction (``wins``) and the rest."""
+
+    wins: int
+    losses: int
+
+    def __str__(self) -> str:  # "wins/evaluated", as the log and the summary line show it
+        return f"{self.wins}/{self.pulls}"
+
+    @property
+    def pulls(self) -> int:
+        """Evaluated trials (and empty calls) of the source."""
+        return self.wins + self.losses
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The decision for one batch: ``llm_slots`` of its ``n`` slots go to the LLM's answers
+    (none: the LLM is not called), the rest to the method's own operator; ``fresh`` asks the
+    operator to start as it would without the LLM; ``reason`` is for the log."""
+
+    n: int
+    llm_slots: int
+    llm: Arm
+    own: Arm
+    reason: str
+    fresh: bool = False
+
+    @property
+    def calls_llm(self) -> bool:
+        return self.llm_slots > 0
+
+    @property
+    def llm_trusted(self) -> bool:
+        """Whether the LLM's record is the better one (posterior means): the surrogate screen
+        then lets its answers through and screens only the operator's proposals."""
+        llm, own = self.llm, self.own
+        return llm.pulls > 0 and (1 + llm.wins) / (2 + llm.pulls) > (1 + own.wins) / (2 + own.pulls)
+
+
+class SourceTrust:
+    """The allocation rule between the LLM's answers and the method's operator (see the module
+    docstring: Thompson sampling, each source's wins counted from the study's own trials).
+
+    Args:
+        top: the win threshold, a fraction of the study's usable trials.
+        trusted_batch_factor: how much larger a batch that is all the LLM's gets.
+        llm_sources: the labels of the LLM's arm (the method's
+            :attr:`~llmnas.methods.base.Method.llm_arm_sources`).
+
+    Example:
+        >>> SourceTrust().allocate(History(), seed=0, n=5).reason
+        "the LLM's first batch"
+    """
+
+    def __init__(self, top: float = TOP_FRACTION, trusted_batch_factor: int = TRUSTED_BATCH_FACTOR,
+                 llm_sources: frozenset[str] = LLM_SOURCES) -> None:
+        if not 0 < top < 1:
+            raise ValueError(f"top must be a fraction in (0, 1), got {top!r}.")
+        if int(trusted_batch_factor) < 1:
+            raise ValueError(f"trusted_batch_factor must be an integer >= 1, got {trusted_batch_factor!r}.")
+        self.top = float(top)
+        self.trusted_batch_factor = int(trusted_batch_factor)
+        self.llm_sources = frozenset(str(s) for s in llm_sources)
+        self.empty_calls = 0
+        """LLM calls in this process whose batch brought no usable answer: each is a loss."""
+        self.started = False
+        """Whether the LLM's part of a batch has made an LLM-arm proposal (or failed) in this
+        process: until then the LLM keeps the batches (LAPT's warm start asks it nothing)."""
+        self.turns = {"llm": 0, "own": 0, "shared": 0}
+        """Batches given wholly to the LLM, wholly to the operator, and shared."""
+        self.last: Turn | None = None
+        self.sources: dict[str, dict[str, int]] = {}
+        """Per provenance label, at the last decision: trials, evaluated, in the top fraction,
+        and how often one became the best so far."""
+
+    def arms(self, history: History) -> tuple[Arm, Arm]:
+        """The LLM's arm and the method's own arm, from ``history`` (its maintained ranking and
+        per-source counts: O(sources × log n)); the empty calls of this process are LLM losses."""
+        stats = history.source_stats()
+        usable = {"llm": 0, "own": 0}
+        for source, s in stats.items():
+            arm = self.arm_of(source)
+            if arm is not None:
+                usable[arm] += s.usable
+        wins = {"llm": 0, "own": 0}
+        top: dict[str, int] = {}
+        if not history.multi_objective and history.n_usable:
+            top = history.top_by_source(math.ceil(self.top * history.n_usable))
+            for source, count in top.items():
+                arm = self.arm_of(source)
+                if arm is not None:
+                    wins[arm] += count
+        self.sources = {source or "unknown": {"trials": s.trials, "evaluated": s.usable, "in_top": top.get(source, 0),
+                                              "improved_best": s.improvements}
+                        for source, s in sorted(stats.items())}
+        return (Arm(wins["llm"], usable["llm"] - wins["llm"] + self.empty_calls),
+                Arm(wins["own"], usable["own"] - wins["own"]))
+
+    def allocate(self, history: History, *, seed: int | None, n: int) -> Turn:
+        """The turn of the next batch of ``n`` slots: the LLM's first batch (as the papers
+        begin), the operator's first, then Thompson draws seeded by ``(seed, len(history))``."""
+        llm, own = self.arms(history)
+        if llm.pulls == 0 and not self.started:
+            turn = Turn(n, n, llm, own, "the LLM's first batch")
+        elif own.pulls == 0:
+            turn = Turn(n, 0, llm, own, "the operator's first batch", fresh=True)
+        else:
+            rng = np.random.default_rng([0 if seed is None else int(seed), len(history), 7919])
+            theta_llm = rng.beta(1 + llm.wins, 1 + llm.losses, size=n)
+            theta_own = rng.beta(1 + own.wins, 1 + own.losses, size=n)
+            wins = theta_llm >= theta_own
+            slots = int(wins.sum()) if wins[0] else 0  # the first pair decides whether to call at all
+            if slots == n:
+                turn = Turn(n * self.trusted_batch_factor, n * self.trusted_batch_factor, llm, own,
+                            "every slot to the LLM")
+            else:
+                turn = Turn(n, slots, llm, own, "Thompson draws")
+        self.turns["llm" if turn.llm_slots == turn.n else "own" if turn.llm_slots == 0 else "shared"] += 1
+        self.last = turn
+        return turn
+
+    def arm_of(self, source: str) -> str | None:
+        """``"llm"``, ``"own"`` or ``None`` (the host's) for a provenance label or source."""
+        source = str(source)
+        if source in self.llm_sources:
+            return "llm"
+        return None if source in HOST_SOURCES else "own"
+
+    def describe(self, history: History | None = None) -> str:
+        """One line for the summary: each arm's record and how the batches were shared."""
+        turn = self.last
+        if turn is None:
+            return "trust: no batch decided"
+        llm, own = self.arms(history) if history is not None else (turn.llm, turn.own)
+        return (f"trust (top {self.top:.0%} wins): LLM {llm}, operator {own}; batches: "
+                f"{self.turns['llm']} to the LLM, {self.turns['shared']} shared, {self.turns['own']} to the operator")
+
+    def summary(self) -> dict[str, object]:
+        """The rule's state for :meth:`Searcher.summary`."""
+        turn = self.last
+        return {
+            "rule": "thompson", "top": self.top, "batches": dict(self.turns), "empty_calls": self.empty_calls,
+            "sources": {label: dict(counts) for label, counts in self.sources.items()},
+            **({"llm": {"wins": turn.llm.wins, "losses": turn.llm.losses},
+                "operator": {"wins": turn.own.wins, "losses": turn.own.losses},
+                "llm_mean": round((1 + turn.llm.wins) / (2 + turn.llm.pulls), 3),
+                "operator_mean": round((1 + turn.own.wins) / (2 + turn.own.pulls), 3)} if turn else {}),
+        }

@@ -1,0 +1,164 @@
+"""The trust rule between the LLM's answers and the method's operator (``llmnas.trust``): each
+source's record comes from the trials' own provenance labels, the draws are seeded by the study,
+a losing source gets fewer slots but is never starved, and the searcher calls a useless LLM less."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from llmnas import Categorical, History, InMemoryKnowledge, Observation, SearchSpace
+from llmnas.methods import SEKI
+from llmnas.searcher import Searcher
+from llmnas.trust import Arm, SourceTrust
+from tests.fake_openai import FakeOpenAIServer
+
+SPACE = SearchSpace([Categorical(f"op{i}", ["a", "b", "c", "d", "e"]) for i in range(4)])
+
+
+def study(llm_ranks: str, n: int = 40) -> History:
+    """``n`` trials alternating between the LLM and the operator; ``llm_ranks`` says whose
+    trials score higher ("top": the LLM's, "bottom": the operator's)."""
+    history = History()
+    for i in range(n):
+        from_llm = i % 2 == 0
+        good = from_llm == (llm_ranks == "top")
+        value = 100.0 + i if good else float(i)
+        history.add(Observation({"x": i}, (value,), source="llm" if from_llm else "operator:evolution"))
+    return history
+
+
+def test_each_source_is_credited_from_its_provenance_label() -> None:
+    history = History()
+    labels = ["llm", "llm-reask", "operator:ga", "screen", "fallback", "fixed", "random", ""]
+    for value, label in enumerate(labels):
+        history.add(Observation({"x": value}, (float(value),), source=label))
+    history.add(Observation({"x": 99}, None, state="failed", source="llm"))
+    llm, own = SourceTrust().arms(history)
+    # 8 usable trials: the top quarter is the best 2 ("random" and "" are nobody's)
+    assert llm == Arm(wins=0, losses=2) and own == Arm(wins=0, losses=3)
+    history.add(Observation({"x": 100}, (1000.0,), source="llm"))
+    assert SourceTrust().arms(history)[0] == Arm(wins=1, losses=2)
+
+
+def test_the_llm_gets_the_first_batch_then_the_operator_starts_fresh() -> None:
+    trust = SourceTrust()
+    first = trust.allocate(History(), seed=3, n=5)
+    assert (first.n, first.llm_slots, first.fresh) == (5, 5, False)
+    assert trust.allocate(History(), seed=3, n=5).llm_slots == 5  # the LLM made nothing yet (LAPT's warm start)
+    trust.started = True  # the searcher saw the LLM's part make its answers (still running)
+    second = trust.allocate(History(), seed=3, n=5)
+    assert (second.llm_slots, second.fresh) == (0, True) and "operator" in second.reason
+    history = History([Observation({"x": i}, (float(i),), source="llm") for i in range(5)])
+    assert SourceTrust().allocate(history, seed=3, n=5).fresh  # a restarted worker reads the same
+
+
+def test_a_losing_llm_gets_few_slots_and_is_never_starved() -> None:
+    shares = [SourceTrust().allocate(study("bottom"), seed=seed, n=5).llm_slots / 5 for seed in range(400)]
+    assert statistics.mean(shares) < 0.05
+    assert sum(share == 0 for share in shares) > 380  # most batches: no call at all
+    early = [SourceTrust().allocate(study("bottom", n=12), seed=seed, n=5).llm_slots for seed in range(400)]
+    assert 0 < sum(slots > 0 for slots in early) < 100  # after a few losses the LLM keeps a chance
+
+
+def test_a_winning_llm_gets_whole_and_larger_batches() -> None:
+    history = study("top")
+    turns = [SourceTrust().allocate(history, seed=seed, n=5) for seed in range(400)]
+    assert statistics.mean(t.llm_slots / t.n for t in turns) > 0.8
+    assert sum(t.n == 15 and t.llm_slots == 15 for t in turns) > 200  # one call, three times the batch
+
+
+def test_the_decision_is_the_studys_not_the_processs() -> None:
+    """Two workers (or a restarted study) that see the same trials decide alike."""
+    history = study("bottom")
+    a, b = SourceTrust(), SourceTrust()
+    assert [a.allocate(history, seed=s, n=5) for s in range(20)] == [b.allocate(history, seed=s, n=5) for s in range(20)]
+    history.add(Observation({"x": -1}, (0.0,), source="llm"))
+    assert {SourceTrust().allocate(history, seed=s, n=5).llm_slots for s in range(20)} != set()  # draws move on
+
+
+def test_calls_that_bring_nothing_count_against_the_llm() -> None:
+    trust = SourceTrust()
+    history = study("top", n=8)
+    before = trust.arms(history)[0]
+    trust.empty_calls = 6
+    after = trust.arms(history)[0]
+    assert after.losses == before.losses + 6 and after.wins == before.wins
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="top must be a fraction"):
+        SourceTrust(top=1.5)
+    with pytest.raises(ValueError, match="trust must be True or False"):
+        Searcher(SEKI(), trust="yes")  # type: ignore[arg-type]
+
+
+def _run(searcher: Searcher, evaluations: int) -> History:
+    history, knowledge = History(), InMemoryKnowledge()
+    while len(history) < evaluations:
+        for proposal in searcher.next_proposals(SPACE, history, [], knowledge, budget=evaluations):
+            value = sum("abcde".index(v) for v in proposal.config.values())
+            history.add(Observation(proposal.config, (float(value),), source=proposal.source.value))
+    return history
+
+
+def test_an_endpoint_that_answers_nonsense_is_called_less_and_less() -> None:
+    """Every answer is unusable: after the first batches the LLM is rarely called, and every
+    slot is still filled by the operator (no trial is lost)."""
+    with FakeOpenAIServer(responder=lambda body, schema, rng: "I am not JSON at all.") as server:
+        llm = server.base_url
+        trusting = Searcher(SEKI(budget=100), llm=llm, seed=0, llm_retries=0)
+        history = _run(trusting, 100)
+        calls = trusting.stats["llm_calls"]
+        blind = Searcher(SEKI(budget=100), llm=llm, seed=0, llm_retries=0, trust=False)
+        _run(blind, 100)
+    assert len({SPACE.key(o.config) for o in history}) == len(history) == 100
+    assert calls <= 0.5 * blind.stats["llm_calls"]
+    summary = trusting.summary()
+    assert summary["trust"]["rule"] == "thompson" and summary["trust"]["empty_calls"] >= 1
+    sources = summary["trust"]["sources"]  # per label: what it made, what was evaluated, how it ranked
+    assert sum(s["evaluated"] for s in sources.values()) >= 90 and "llm" not in sources
+    assert sum(s["in_top"] for s in sources.values()) >= 20
+    assert "trust (top 25% wins)" in trusting.summary_line("sampler: 100 trials finished")
+
+
+def test_trust_is_off_without_the_llm_and_credits_lapts_evolution_to_the_llm() -> None:
+    from llmnas.methods import LAPT
+
+    assert Searcher(SEKI(), use_llm=False).trust is None and Searcher(SEKI(), trust=False).trust is None
+    lapt = Searcher(LAPT(), llm=None).trust
+    assert lapt is not None and lapt.arm_of("operator:evolution") == "llm" and lapt.arm_of("fallback") == "own"
+    seki = Searcher(SEKI(), llm=None).trust
+    assert seki is not None and seki.arm_of("operator:evolution") == "own" and seki.arm_of("fixed") is None
+
+
+def test_the_screen_lets_a_trusted_llms_answers_through() -> None:
+    """An LLM whose architectures rank well keeps them past the surrogate screen; the operator's
+    proposals still compete with its candidates."""
+    from llmnas.screening import SurrogateScreen
+
+    space = SearchSpace([Categorical(f"op{i}", ["a", "b", "c", "d", "e"]) for i in range(6)])
+
+    def score(config: dict) -> float:  # the LLM knows: "e" everywhere but (at most) one place
+        return float(sum("abcde".index(v) for v in config.values()))
+
+    def answer(body: dict, schema: dict | None, rng) -> dict:
+        picks = []
+        for _ in range(20):
+            pick = {name: "e" for name in space.names}
+            pick[space.names[rng.randrange(6)]] = "abcde"[rng.randrange(5)]
+            picks.append(pick)
+        return {"architectures": picks}
+
+    with FakeOpenAIServer(responder=answer) as server:
+        searcher = Searcher(SEKI(budget=60), llm=server.base_url, seed=0, screen=SurrogateScreen(min_observations=10))
+        history, knowledge = History(), InMemoryKnowledge()
+        while len(history) < 60:
+            for p in searcher.next_proposals(space, history, [], knowledge, budget=60):
+                history.add(Observation(p.config, (score(p.config),), source=p.source.value))
+    assert searcher.trust is not None and searcher.trust.last is not None
+    pipeline = searcher.summary()["pipeline"]
+    assert pipeline["screened_candidates"] > 0  # the screen ran
+    llm_trials = [o for o in history if o.source in ("llm", "llm-reask")]
+    assert len(llm_trials) >= 15 and pipeline["screened_out_llm"] <= 5  # (only before the LLM was trusted)
