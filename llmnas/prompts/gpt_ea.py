@@ -48,6 +48,10 @@ def _partial_text(ctx: Context, partial: Mapping[str, Any], masked: Sequence[str
     return json.dumps(shown, separators=(", ", ": "))
 
 
+_FAILED_SHOWN = 4
+"""The latest failed trials a reconstruction prompt shows (none when nothing failed)."""
+
+
 def fill_messages(
     ctx: Context,
     best: Sequence[Observation],
@@ -59,9 +63,11 @@ def fill_messages(
         f"{offspring_key(i)}: {_partial_text(ctx, p, m)}  (fill: {', '.join(m)})"
         for i, (p, m) in enumerate(zip(partials, masked))
     ]
+    failed = [o for o in ctx.history.recent(_FAILED_SHOWN * 4) if not o.usable][-_FAILED_SHOWN:]
     parts = [
         task_block(ctx),
         f"Best architectures so far:\n{numbered(ctx, best)}",
+        *([f"Recent architectures that failed (no score):\n{numbered(ctx, failed)}"] if failed else []),
         "An evolutionary search bred the architectures below; the dimensions shown as "
         f'"{MASK}" were erased. The other dimensions are fixed.\n' + "\n".join(lines),
         "For each one, choose values for its erased dimensions only, so that the completed "

@@ -277,7 +277,8 @@ def _nan_inf_objective(trial: optuna.Trial) -> float:
 @pytest.mark.parametrize("sampler_class", SAMPLERS, ids=lambda c: c.__name__)
 def test_nan_and_inf_values_count_as_failed_and_never_reach_a_prompt(fake_openai, sampler_class, caplog):
     n = 16
-    sampler = sampler_class(seed=0, budget=n, llm=fake_openai.base_url, **short_run_kwargs(sampler_class))
+    # trust=False: every batch asks the LLM, so later prompts exist to show the failures in
+    sampler = sampler_class(seed=0, budget=n, llm=fake_openai.base_url, trust=False, **short_run_kwargs(sampler_class))
     study = optuna.create_study(direction="maximize", sampler=sampler)
     with caplog.at_level(logging.WARNING, logger="optuna_llm_samplers"):
         study.optimize(_nan_inf_objective, n_trials=n)

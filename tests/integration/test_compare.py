@@ -196,7 +196,8 @@ def test_screened_contenders_pair_with_their_own_screened_ablation(fake_openai, 
     contenders = ["seki+screen@optuna", "seki-nollm+screen@optuna", "seki-nollm@optuna", "re@nni"]
     out = tmp_path / "screened"
     assert main(["compare", "--benchmarks", "nb201-cifar10", "--contenders", ",".join(contenders), "--seeds", "1",
-                 "--budget", "30", "--out", str(out), "--llm", fake_openai.base_url]) == 0
+                 "--budget", "30", "--out", str(out), "--llm", fake_openai.base_url,
+                 "--trust", "off"]) == 0  # (with the rule, a trusted LLM's answers pass the screen unranked)
     runs = {r["contender"]: r for r in read_runs(out / "runs.jsonl")}
     assert runs["seki+screen@optuna"]["method"] == runs["seki-nollm+screen@optuna"]["method"] == "seki+screen"
     assert runs["seki-nollm@optuna"]["method"] == "seki"

@@ -75,11 +75,13 @@ def check_llm_used(method: str, summary: dict, sources: list[str], knowledge: di
     """What the LLM's part is in each method, and that it took that part."""
     pipeline = summary["pipeline"]
     from_llm = pipeline["accepted_llm"] + pipeline["accepted_reask"]
-    if method in ("SEKI", "CoLLM-NAS"):  # the LLM writes the architectures
-        assert from_llm >= budget / 2
+    if method in ("SEKI", "CoLLM-NAS"):  # the LLM writes the architectures: its first batch, then
+        # as many as the trust rule gives it for how they rank (the fake's are random)
+        assert from_llm >= 5 and summary["trust"]["batches"]["llm"] >= 1
     if method == "CoLLM-NAS":  # ... after the Navigator wrote a strategy each round
         rounds = [v for k, v in knowledge.items() if k.startswith("collm/navigator/")]
-        assert rounds and all(r["source"] == "llm" for r in rounds)
+        # (rounds in the operator's turns keep the last strategy: the Navigator is not asked)
+        assert rounds and rounds[0]["source"] == "llm" and {r["source"] for r in rounds} <= {"llm", "kept"}
     if method == "LAPT":  # the LLM writes principles; REA proposes inside them
         principles = [v for k, v in knowledge.items() if k.startswith("lapt/principles/")]
         assert any(p["provenance"]["kind"] == "learned" for p in principles)
@@ -214,7 +216,7 @@ def test_lapt_principles_learned_on_cifar10_in_nni_drive_an_optuna_study_on_cifa
 
     target = NasBench201Table("cifar100", path=table.file)
     with caplog.at_level(logging.INFO, logger="llmnas"):
-        sampler = LAPTSampler(seed=0, source=str(path), budget=20)
+        sampler = LAPTSampler(seed=0, source=str(path), budget=20, trust=False)  # adapts on its schedule
         study = optuna.create_study(direction="maximize", sampler=sampler)
         study.optimize(target.optuna_objective(), n_trials=20)
     check_optuna(study, target, 20)

@@ -65,7 +65,9 @@ def check_summary(summary: dict, server: FakeOpenAIServer) -> None:
                          ids=lambda c: c.__name__)
 def test_a_study_survives_llm_faults(table, sampler_class):
     with FakeOpenAIServer(seed=0) as server:
-        sampler = sampler_class(seed=0, budget=BUDGET, llm=faulty_llm(server),
+        # trust=False: every batch asks the LLM, so every scripted fault is met (the trust rule
+        # would ask a failing endpoint less: tests/unit/test_trust.py)
+        sampler = sampler_class(seed=0, budget=BUDGET, llm=faulty_llm(server), trust=False,
                                 **method_kwargs(table, sampler_class.__name__))
         study = optuna.create_study(direction="maximize", sampler=sampler)
         study.optimize(table.optuna_objective(), n_trials=BUDGET)
@@ -90,7 +92,8 @@ def test_a_study_survives_llm_faults(table, sampler_class):
                          ids=lambda c: c.__name__)
 def test_an_nni_search_survives_llm_faults(table, strategy_class):
     with FakeOpenAIServer(seed=0) as server:
-        strategy = strategy_class(seed=0, llm=faulty_llm(server), **method_kwargs(table, strategy_class.__name__))
+        strategy = strategy_class(seed=0, llm=faulty_llm(server), trust=False,  # (as above)
+                                  **method_kwargs(table, strategy_class.__name__))
         space = RawFormatModelSpace.from_model(nas_bench_201_space(),
                                                nas_bench_201_evaluator("cifar10", path=table.file))
         strategy(space, SequentialExecutionEngine(max_model_count=BUDGET))

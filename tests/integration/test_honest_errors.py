@@ -78,7 +78,7 @@ def test_an_nni_endpoint_that_refuses_the_model_is_an_error(fake_openai):
 
 def test_a_refusal_during_the_search_falls_back_counted_and_warned(fake_openai, caplog):
     """The endpoint answered before: a later 404 is a failure during the search, not a setup error."""
-    sampler = SEKISampler(llm=fake_openai.base_url, seed=0, budget=12, batch_size=2)
+    sampler = SEKISampler(llm=fake_openai.base_url, seed=0, budget=12, batch_size=2, trust=False)  # asks each batch
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(nas_objective, n_trials=4)
     fake_openai.script([Status(404)] * 6)

@@ -106,7 +106,7 @@ def test_partial_architectures_are_completed_within_their_fixed_part(nb201):
                     assert ranks[quality] == (min(fresh) if quality == "expert" else max(fresh))
             for quality, rank in ranks.items():
                 earlier[quality].add(rank)
-            assert ranks["expert"] <= ranks["middle"] <= ranks["misleading"]
+            assert ranks["expert"] <= ranks["misleading"]  # (middle: from its pool when it can, else the median)
 
 
 def test_lapt_whitelists_hold_the_pools_options(nb201):

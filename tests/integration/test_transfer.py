@@ -50,7 +50,8 @@ def test_load_as_transfer_keeps_another_studys_steps_apart(tmp_path):
 
 
 def test_seki_knowledge_from_nni_steers_an_optuna_study(fake_openai, table, tmp_path):
-    strategy = nni_search(SEKIStrategy(seed=0, llm=fake_openai.base_url, budget=20), table, 20)
+    # trust=False: every batch asks the LLM, so SEKI writes its repository as the paper does
+    strategy = nni_search(SEKIStrategy(seed=0, llm=fake_openai.base_url, budget=20, trust=False), table, 20)
     knowledge = strategy.knowledge.items()
     last_strategy = knowledge[max((k for k in knowledge if k.startswith("seki/strategy/")),
                                   key=lambda k: int(k.rsplit("/", 1)[1]))]
@@ -77,7 +78,7 @@ def test_the_navigators_strategy_from_optuna_opens_an_nni_search(fake_openai, ta
     path = StudyKnowledge.of(study).export(tmp_path / "collm.json", provenance={"host": "Optuna"})
     fake_openai.reset()
 
-    strategy = CoLLMNASStrategy(seed=0, llm=fake_openai.base_url)
+    strategy = CoLLMNASStrategy(seed=0, llm=fake_openai.base_url, trust=False)  # a Navigator call each round
     strategy.knowledge.load(path, transfer=True)
     nni_search(strategy, table, 10)
     opening = next(r for r in fake_openai.chat_requests if purpose(r) == "navigator").body["messages"][1]["content"]
