@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, Mapping, TypedDict
 
 import numpy as np
 
@@ -36,7 +36,10 @@ from .screening import SurrogateScreen
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["SearchOptions", "SearchOptionsKwargs", "check_keywords"]
+__all__ = ["PROMPT_HISTORY_FORMS", "SearchOptions", "SearchOptionsKwargs", "check_keywords"]
+
+PROMPT_HISTORY_FORMS = ("summary", "lists")
+"""The forms of ``prompt_history`` (how prompts show what was tried); the first is the default."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,14 @@ class SearchOptions:
     batch is the LLM's, as in the papers (LAPT's batches are never split: its LLM writes
     principles, not architectures)."""
 
+    prompt_history: Literal["summary", "lists"] = "summary"
+    """How prompts show what the study has tried (:mod:`llmnas.prompts.tried`): ``"summary"``
+    lists, per dimension, how often each value was tried and the best score it reached, then
+    the best and the latest architectures that fit about 10,000 characters (3,000 tokens), so a study of any
+    size is shown in a prompt of bounded size and an LLM that knows the good region rarely
+    repeats what was tried; ``"lists"``: only the best 8 and the latest 8 (shorter prompts for
+    a small context window, and the form recorded runs from before the summary replay with)."""
+
     screen: bool | SurrogateScreen = False
     """``True`` or a :class:`~llmnas.screening.SurrogateScreen`: each batch the method proposes
     competes with many more candidates of its own operator, and a surrogate fitted on the
@@ -143,6 +154,8 @@ class SearchOptions:
         if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 2):
             raise ValueError(f"temperature must be a number in [0, 2] or None, got {t!r}.")
         _check_count("prefetch_below", self.prefetch_below, 1, "an integer >= 1")
+        if self.prompt_history not in PROMPT_HISTORY_FORMS:
+            raise ValueError(f"prompt_history must be one of {PROMPT_HISTORY_FORMS}, got {self.prompt_history!r}.")
         if not isinstance(self.screen, (bool, np.bool_, SurrogateScreen)):
             raise ValueError(f"screen must be True, False or a SurrogateScreen, got {self.screen!r}.")
         # a bad value, or a bad LLMNAS_LLM_TIMEOUT: ValueError naming where it came from
@@ -185,6 +198,7 @@ class SearchOptionsKwargs(TypedDict, total=False):
     prefetch: bool
     prefetch_below: int
     trust: bool
+    prompt_history: Literal["summary", "lists"]
     screen: bool | SurrogateScreen
     llm_timeout: float | None
     llm_retries: int | None

@@ -25,7 +25,7 @@ import numpy as np
 
 from .history import History, TakenKeys
 from .knowledge import KnowledgeStore
-from .llm.protocol import LLM, LLMError, LLMRefused, LLMSetupError, LLMTimeout, Message, time_left
+from .llm.protocol import LLM, LLMError, LLMRefused, LLMSetupError, LLMTimeout, Message, exceeds_context, time_left
 from .provenance import (  # noqa: F401  (re-exported: methods and hosts import them from here)
     OPERATOR_TURN_REASON, RATIONALE_CHARS, SCREEN_REASON, SOURCE_LABELS, Proposal, Source, provenance, short_rationale,
 )
@@ -64,6 +64,10 @@ class LLMHealth:
 
     def __init__(self, after: int = 2, rest: int = 2, max_rest: int = 32) -> None:
         self.after, self.first_rest, self.max_rest = after, rest, max_rest
+        self.tried_chars: int | None = None
+        """How many characters of tried architectures a prompt may list (``None``: the default,
+        :data:`llmnas.prompts.tried.TRIED_CHARS`); halved each time a prompt overflows the
+        model's context window (:meth:`overflowed`)."""
         self._lock = threading.Lock()
         self._in_row = 0
         self._rest = rest
@@ -76,6 +80,13 @@ class LLMHealth:
                 self._skip -= 1
                 return False
             return True
+
+    def overflowed(self, listed: int) -> int:
+        """A prompt that listed ``listed`` characters of tried architectures exceeded the
+        model's context window: list at most half of that from now on (at least 1,000)."""
+        with self._lock:
+            self.tried_chars = max(1000, min(self.tried_chars or listed, listed) // 2)
+            return self.tried_chars
 
     def record(self, *, timed_out: bool) -> bool:
         """Count one call's outcome; ``True`` when it starts a rest."""
@@ -188,6 +199,7 @@ class Context:
     last_miss: str = ""  # why the last ask_json returned None
     llm_unavailable: str = ""  # why there is no LLM when one was asked for (spec failed to resolve)
     role_llms: Mapping[str, LLM | None] = field(default_factory=dict)  # e.g. navigator / generator
+    prompt_history: str = "summary"  # how prompts show what was tried (llmnas.prompts.tried)
     operator_turn: bool = False  # the trust rule gave these slots to the method's operator (no LLM)
     trust_turn: bool = False  # the trust rule gave these slots to the LLM (GPT-EA then seeds generation 0)
     known_pending: int = 0  # the last ``known_pending`` of ``pending`` have their keys in ``known_keys``
@@ -336,12 +348,12 @@ class Context:
                     f"{exc}. The endpoint refused the first request: check the model name (llm='openai:<model>' "
                     "or LLMNAS_MODEL) and the key (OPENAI_API_KEY)") from None
             self.last_miss = "LLM call failed or answer unusable"
-            logger.warning("%s: the %s call failed: %s", self.method_name, purpose, exc)
+            logger.warning("%s: the %s call failed: %s%s", self.method_name, purpose, exc, self._shorten(exc))
             return None
         except LLMError as exc:
             self.stats.add("llm_errors")
             self.last_miss = "LLM call failed or answer unusable"
-            logger.warning("%s: the %s call failed: %s", self.method_name, purpose, exc)
+            logger.warning("%s: the %s call failed: %s%s", self.method_name, purpose, exc, self._shorten(exc))
             return None
         except Exception as exc:  # a user's LLM object may raise anything: never lose a proposal
             self.stats.add("llm_errors")
@@ -449,6 +461,16 @@ class Context:
         )
         self.end_batch()
         return accepted, answer
+
+    def _shorten(self, exc: Exception) -> str:
+        """After an error that says the prompt exceeded the model's context window: list fewer
+        tried architectures in this searcher's later prompts (and say so in the log line)."""
+        if self.health is None or not exceeds_context(exc):
+            return ""
+        from .prompts.tried import TRIED_CHARS  # (the prompts import this module)
+
+        chars = self.health.overflowed(self.health.tried_chars or TRIED_CHARS)
+        return f"; the prompt exceeded the model's context window: later prompts list at most {chars} characters of tried architectures"
 
     def without_llm(self) -> None:
         """From now on the method's operator proposes (the trust rule's slots for it)."""

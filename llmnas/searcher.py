@@ -96,6 +96,7 @@ class Searcher:
         self._lock = threading.RLock()  # one method call at a time (foreground or background)
         self._buffer_lock = threading.Lock()
         self.prefetch = bool(prefetch)
+        self.prompt_history = options.prompt_history
         self.prefetch_below = max(1, int(prefetch_below))
         self.prefetched_batches = 0
         self._prefetch_thread: threading.Thread | None = None
@@ -303,7 +304,7 @@ class Searcher:
             proposals_so_far=self.proposals_made, temperature=self.temperature,
             method_name=self.method.name, llm_unavailable=self._llm_unavailable,
             role_llms={role: self.role_llm(role) if calls_llm else None for role in self.method.llm_roles},
-            health=self.health, operator_turn=not calls_llm, trust_turn=turn is not None and turn.calls_llm,
+            health=self.health, prompt_history=self.prompt_history, operator_turn=not calls_llm, trust_turn=turn is not None and turn.calls_llm,
             **known,
         )
         try:
@@ -531,6 +532,7 @@ class Searcher:
                      "rationale": p.rationale}
                     for p in self._buffer
                 ],
+                **({"trust": self.trust.state_dict()} if self.trust is not None else {}),
             }
 
     def load_state_dict(self, state: Mapping[str, Any], space: SearchSpace | None = None) -> None:
@@ -538,6 +540,8 @@ class Searcher:
             self.rng.bit_generator.state = state["rng"]
             self.stats.load(state.get("stats", {}))
             self.proposals_made = int(state.get("proposals_made", 0))
+            if self.trust is not None and isinstance(state.get("trust"), Mapping):
+                self.trust.load_state_dict(state["trust"])
             self._buffer = []
             for item in state.get("buffer", []):
                 config = item["config"]

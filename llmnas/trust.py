@@ -50,6 +50,7 @@ Example:
 from __future__ import annotations
 
 import math
+from typing import Any, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,6 +201,17 @@ class SourceTrust:
         self.turns["llm" if turn.llm_slots == turn.n else "own" if turn.llm_slots == 0 else "shared"] += 1
         self.last = turn
         return turn
+
+    def state_dict(self) -> dict[str, Any]:
+        """What this process knows beyond the trials (their provenance is in the study): the
+        calls that brought nothing, whether the LLM has begun, and the batches given."""
+        return {"empty_calls": self.empty_calls, "started": self.started, "batches": dict(self.turns)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (a restarted worker goes on where this one stopped)."""
+        self.empty_calls = int(state.get("empty_calls", 0))
+        self.started = bool(state.get("started", False))
+        self.turns.update({k: int(v) for k, v in dict(state.get("batches", {})).items() if k in self.turns})
 
     def arm_of(self, source: str) -> str | None:
         """``"llm"``, ``"own"`` or ``None`` (the host's) for a provenance label or source."""

@@ -8,6 +8,7 @@ import sys
 from typing import Any, Callable, NoReturn
 
 __all__ = [
+    "chosen_options",
     "Parser", "benchmark_list", "csv_list", "int_at_least", "integer", "llm_spec", "progress", "quality_list",
     "usage_error",
 ]
@@ -99,3 +100,13 @@ def quality_list(text: str) -> list[str]:
 def csv_list(text: str) -> list[str]:
     """The non-empty comma-separated parts of ``text``."""
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def chosen_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Our contenders' options that ``--trust`` and ``--prompt-history`` set (only those given)."""
+    options: dict[str, Any] = {}
+    if args.trust is not None:
+        options["trust"] = args.trust == "on"
+    if args.prompt_history is not None:
+        options["prompt_history"] = args.prompt_history
+    return options

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from . import console
-from ._args import benchmark_list, csv_list, int_at_least, llm_spec, progress, quality_list, usage_error
+from ._args import (benchmark_list, chosen_options, csv_list, int_at_least, llm_spec, progress, quality_list,
+                    usage_error)
 
 __all__ = [
     "COMPARE_HELP", "README_END", "README_START", "add_compare_parser", "report_failures", "run_compare",
@@ -78,6 +79,10 @@ def add_compare_parser(sub: Any) -> None:
                          help="our contenders' trust= option: 'on' shares each batch between the LLM and the "
                               "method's operator by how each did (the default); 'off': every batch is the LLM's, "
                               "as in the papers (the default with --rerun: as the runs were recorded)")
+    compare.add_argument("--prompt-history", choices=["summary", "lists"], default=None,
+                         help="our contenders' prompt_history= option: 'summary' shows per dimension what was "
+                              "tried and as many tried architectures as fit (the default); 'lists': the best 8 "
+                              "and the latest 8 (the default with --rerun: as the runs were recorded)")
     compare.add_argument("-v", "--verbose", action="store_true", help="log every run and the methods' notes")
 
 
@@ -242,12 +247,12 @@ def run_compare(args: argparse.Namespace) -> int:
                 comparison = Comparison.rerun_of(
                     args.rerun, args.out, fresh=args.from_scratch, benchmarks_path=args.tables,
                     nni_space=args.nni_space, **({"llm": args.llm} if args.llm else {}),
-                    **({} if args.trust is None else {"trust": args.trust == "on"}))
+                    **({"options": chosen_options(args)} if chosen_options(args) else {}))
             else:
                 comparison = Comparison(args.out, benchmarks=list(args.benchmarks), contenders=contenders,
                                         seeds=args.seeds, budget=args.budget, llm=args.llm, replay=args.replay,
                                         cache=args.cache, benchmarks_path=args.tables, nni_space=args.nni_space,
-                                        trust=args.trust != "off")
+                                        options=chosen_options(args))
             plan = comparison.plan()  # resolves the LLM: a named one that cannot work is a usage error
         except (ValueError, FileNotFoundError) as exc:
             usage_error("llmnas compare", str(exc))

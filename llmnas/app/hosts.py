@@ -10,7 +10,7 @@ import contextlib
 import logging
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from ..benchmarks.registry import TabularBenchmark
 from ..space import Categorical, Config, Float, Integer, SearchSpace
@@ -63,7 +63,7 @@ def _task(bench: TabularBenchmark) -> str:
 
 
 def _optuna_sampler(contender: Contender, seed: int, budget: int, llm: Any, bench: TabularBenchmark,
-                    trust: bool = True) -> Any:
+                    options: Mapping[str, Any] | None = None) -> Any:
     import optuna
 
     if contender.method is not None:
@@ -73,7 +73,7 @@ def _optuna_sampler(contender: Contender, seed: int, budget: int, llm: Any, benc
         cls = getattr(optuna_llm_samplers, OUR_METHODS[contender.method] + "Sampler")
         return cls(llm=llm if contender.uses_llm else None, seed=seed, budget=budget, use_llm=contender.uses_llm,
                    task=_task(bench), search_space=to_distributions(bench.space()), log_every=0,
-                   screen=contender.screened, trust=trust)
+                   screen=contender.screened, **dict(options or {}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if contender.algo == "random":
@@ -88,11 +88,11 @@ def _optuna_sampler(contender: Contender, seed: int, budget: int, llm: Any, benc
 
 
 def run_optuna(bench: TabularBenchmark, contender: Contender, seed: int, budget: int, llm: Any,
-               on_evaluation: Callable[[], None] | None, trust: bool = True) -> HostRun:
+               on_evaluation: Callable[[], None] | None, options: Mapping[str, Any] | None = None) -> HostRun:
     """``budget`` trials of an Optuna study on ``bench`` with the contender's sampler."""
     import optuna
 
-    sampler = _optuna_sampler(contender, seed, budget, llm, bench, trust)
+    sampler = _optuna_sampler(contender, seed, budget, llm, bench, options)
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -164,7 +164,8 @@ def _quiet_nni() -> Iterator[None]:
 
 
 def run_nni(bench: TabularBenchmark, contender: Contender, seed: int, budget: int, llm: Any,
-            on_evaluation: Callable[[], None] | None, nni_space: str, trust: bool = True) -> HostRun:
+            on_evaluation: Callable[[], None] | None, nni_space: str,
+            options: Mapping[str, Any] | None = None) -> HostRun:
     """``budget`` models on NNI's sequential engine with the contender's strategy, over the
     table's dimensions (``nni_space="table"``) or NAS-Bench-201's hub space (``"hub"``)."""
     with warnings.catch_warnings():
@@ -205,7 +206,7 @@ def run_nni(bench: TabularBenchmark, contender: Contender, seed: int, budget: in
         cls = getattr(nni_llm_strategies, OUR_METHODS[contender.method] + "Strategy")
         strategy = cls(llm=llm if contender.uses_llm else None, seed=seed, budget=budget,
                        use_llm=contender.uses_llm, optimize_mode=direction, task=_task(bench),
-                       screen=contender.screened, trust=trust)
+                       screen=contender.screened, **dict(options or {}))
         summary_of = strategy.summary
     elif contender.algo == "random":
         strategy = Random(seed=seed)

@@ -21,8 +21,8 @@ from ..space import Config
 from .contenders import NO_LLM
 
 __all__ = [
-    "CACHE_DIR", "CURVE_KEYS", "RECORD_VERSION", "RUNS_FILE", "TOP_FRACTION", "TRUST_VERSION", "TableFacts", "append_run", "curves",
-    "decode_curve", "encode_curve", "read_runs", "run_key", "table_facts",
+    "CACHE_DIR", "CURVE_KEYS", "RECORD_VERSION", "RUNS_FILE", "TOP_FRACTION", "TableFacts", "append_run", "curves",
+    "decode_curve", "encode_curve", "options_of", "read_runs", "run_key", "table_facts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -31,11 +31,22 @@ RUNS_FILE = "runs.jsonl"
 """The results file in the output folder: one JSON object per finished run."""
 CACHE_DIR = "llm-cache"
 """The LLM response cache in the output folder (unless another is given)."""
-RECORD_VERSION = 2
-"""The version a run records: 2 with the trust rule on (``trust=True``, :mod:`llmnas.trust`, the
-default), 1 with it off (and every run recorded before the rule existed: they replay with it off)."""
-TRUST_VERSION = 2
-"""The first record version whose runs had the trust rule on."""
+RECORD_VERSION = 3
+"""The version a run records. 3: the record holds ``options``, our contenders' options other
+than the defaults (e.g. ``{"trust": False}``); 2: recorded with the trust rule on and prompts
+listing the best 8 and the latest 8 (``prompt_history="lists"``); 1: with the rule off too."""
+_OPTIONS_BEFORE: dict[int, dict[str, Any]] = {
+    1: {"trust": False, "prompt_history": "lists"},
+    2: {"prompt_history": "lists"},
+}
+
+
+def options_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The options our contender ran with in ``record`` (those that differ from the defaults):
+    what a replay must pass again to repeat it."""
+    if "options" in record:
+        return dict(record["options"] or {})
+    return dict(_OPTIONS_BEFORE.get(int(record.get("version", 1)), _OPTIONS_BEFORE[1]))
 
 CURVE_KEYS = ("best_search", "best_report")
 """Per-evaluation curves of a record: stored on disk as their steps (see :func:`encode_curve`)."""

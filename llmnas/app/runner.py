@@ -68,6 +68,7 @@ pieces live: the contenders (:mod:`llmnas.app.contenders`), a run in its host
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -77,6 +78,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from ..benchmarks.registry import TabularBenchmark, load_benchmark
+from ..options import SearchOptions
 from .contenders import (
     BUILTINS,
     DEFAULT_BENCHMARKS,
@@ -92,11 +94,11 @@ from .hosts import import_host, nni_table_space, run_nni, run_optuna
 from .records import (
     CACHE_DIR,
     RECORD_VERSION,
-    TRUST_VERSION,
     RUNS_FILE,
     TableFacts,
     append_run,
     curves,
+    options_of,
     read_runs,
     run_key,
     table_facts,
@@ -132,6 +134,10 @@ def _usage(llm: Any) -> dict[str, float]:
     return dict(usage.as_dict()) if usage is not None else {}
 
 
+_RUN_OWN_OPTIONS = {"seed", "budget", "llm", "use_llm", "screen", "task"}
+"""Options a run sets itself (from its seed, budget, LLM, contender and benchmark)."""
+
+
 def run_one(
     bench: TabularBenchmark,
     contender: Contender | str,
@@ -141,12 +147,13 @@ def run_one(
     llm: LLM | None = None,
     on_evaluation: Callable[[], None] | None = None,
     nni_space: str = "table",
-    trust: bool = True,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One run; returns its record (what :class:`Comparison` appends to ``runs.jsonl``).
 
-    ``trust`` is our contenders' ``trust=`` option (off: as recorded before the trust rule; the
-    record's ``version`` says which).
+    ``options`` are options of our contenders other than the defaults (a
+    :class:`~llmnas.options.SearchOptions` name each, e.g. ``{"trust": False}``); the record
+    keeps them, so a replay repeats the run with them.
 
     ``llm`` must be an LLM object for contenders that use one (shared across runs: the
     record's LLM counts are this run's share of its usage). ``on_evaluation()`` is called
@@ -164,6 +171,11 @@ def run_one(
         raise ValueError(f"budget must be an int >= 1, got {budget!r}")
     if contender.uses_llm and llm is None:
         raise ValueError(f"{contender} needs an LLM object (llm=resolve_llm(...))")
+    defaults = {f.name: f.default for f in dataclasses.fields(SearchOptions) if f.init}
+    options = {k: v for k, v in dict(options or {}).items() if k not in defaults or v != defaults[k]}
+    if set(options) - set(defaults) or set(options) & _RUN_OWN_OPTIONS:
+        raise ValueError(f"options must name SearchOptions other than the run's own {sorted(_RUN_OWN_OPTIONS)}, "
+                         f"got {sorted(options)!r}")
     facts = table_facts(bench)
     import_host(contender.host)  # not timed: a one-off cost of the process, not of the run
     used_llm = llm if contender.uses_llm else None
@@ -171,16 +183,17 @@ def run_one(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.perf_counter()
     if contender.host == "optuna":
-        host_run = run_optuna(bench, contender, seed, budget, used_llm, on_evaluation, trust)
+        host_run = run_optuna(bench, contender, seed, budget, used_llm, on_evaluation, options)
     else:
-        host_run = run_nni(bench, contender, seed, budget, used_llm, on_evaluation, nni_space, trust)
+        host_run = run_nni(bench, contender, seed, budget, used_llm, on_evaluation, nni_space, options)
     wall = time.perf_counter() - start
     after = _usage(used_llm)
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after if isinstance(after.get(k), (int, float))}
     replay = getattr(used_llm, "cache_mode", None) == "replay"
     record: dict[str, Any] = {
         "benchmark": bench.name, "contender": contender.name, "seed": seed, "budget": budget,
-        "llm": llm_key(used_llm), "version": RECORD_VERSION if trust else TRUST_VERSION - 1,
+        "llm": llm_key(used_llm), "version": RECORD_VERSION,
+        "options": options if contender.method is not None else {},
         "kind": contender.kind,
         "method": contender.family, "host": contender.host,
         "search_metric": facts.search_metric, "report_metric": facts.report_metric,
@@ -203,7 +216,7 @@ def run_one(
 def _llm_record(summary: Mapping[str, Any] | None, delta: Mapping[str, float], replay: bool,
                 contender: Contender) -> dict[str, Any]:
     if summary is None:  # a built-in: no LLM, no fallbacks to count
-        return {"llm_calls": 0, "llm_errors": 0, "replay_misses": 0, "prompt_tokens": 0, "completion_tokens": 0,
+        return {"llm_calls": 0, "llm_errors": 0, "llm_repeats": 0, "replay_misses": 0, "prompt_tokens": 0, "completion_tokens": 0,
                 "cache_hits": 0, "llm_seconds": 0.0, "proposals": None, "llm_proposals": None,
                 "fallback_proposals": None, "fallback_reasons": {}}
     pipeline = summary.get("pipeline", {})
@@ -212,7 +225,8 @@ def _llm_record(summary: Mapping[str, Any] | None, delta: Mapping[str, float], r
     return {
         "llm_calls": int(pipeline.get("llm_calls", 0)),
         "llm_errors": int(pipeline.get("llm_errors", 0)),
-        "replay_misses": errors if replay else 0,
+        "llm_repeats": int(pipeline.get("duplicates", 0)),
+        "replay_misses": errors - int(delta.get("cached_errors", 0)) if replay else 0,
         "prompt_tokens": int(delta.get("prompt_tokens", 0)),
         "completion_tokens": int(delta.get("completion_tokens", 0)),
         "cache_hits": int(delta.get("cache_hits", 0)),
@@ -342,7 +356,7 @@ class Comparison:
         benchmarks_path: str | os.PathLike[str] | None = None,
         nni_space: str = "table",
         only: Iterable[tuple[str, str, int]] | None = None,
-        trust: bool = True,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
             raise ValueError(f"budget must be an int >= 1, got {budget!r}")
@@ -368,7 +382,9 @@ class Comparison:
         self.cache = Path(cache) if cache is not None else self.out / CACHE_DIR
         self.benchmarks_path = benchmarks_path
         self.nni_space = nni_space
-        self.trust = bool(trust)
+        self.options = dict(options or {})
+        self.run_options: dict[tuple[str, str, int], dict[str, Any]] = {}
+        """Options per run (benchmark, contender, seed) instead of ``options``: a rerun's, as recorded."""
         self.only = None if only is None else {(str(b), str(c), int(s)) for b, c, s in only}
         self._llm_spec = llm
         self._llm: Any = None
@@ -396,12 +412,17 @@ class Comparison:
         if len(llms) > 1:
             raise ValueError(f"{reference / RUNS_FILE} mixes LLMs {llms}: repeat them one at a time")
         kwargs.setdefault("llm", llms[0].split(" (")[0] if llms else None)  # "local:smollm2 (llama.cpp)"
-        # runs recorded before the trust rule (version 1) repeat with it off
-        kwargs.setdefault("trust", all(int(r.get("version", 1)) >= TRUST_VERSION for r in runs))
-        return cls(out, benchmarks=[str(r["benchmark"]) for r in runs],
+        # each run repeats with the options it was recorded with (options_of), unless others are given
+        given = kwargs.pop("options", None)
+        comparison = cls(out, benchmarks=[str(r["benchmark"]) for r in runs],
                    contenders=[str(r["contender"]) for r in runs], seeds=sorted({int(r["seed"]) for r in runs}),
                    budget=budgets[0], replay=not fresh, cache=None if fresh else reference / CACHE_DIR,
-                   only=[(str(r["benchmark"]), str(r["contender"]), int(r["seed"])) for r in runs], **kwargs)
+                   only=[(str(r["benchmark"]), str(r["contender"]), int(r["seed"])) for r in runs],
+                   options=given, **kwargs)
+        if given is None:
+            comparison.run_options = {(str(r["benchmark"]), str(r["contender"]), int(r["seed"])): options_of(r)
+                                      for r in runs}
+        return comparison
 
     @property
     def runs_path(self) -> Path:
@@ -496,7 +517,8 @@ class Comparison:
             try:
                 record = run_one(self.benchmark(spec.benchmark), contender, spec.seed, spec.budget,
                                  llm=self.llm if contender.uses_llm else None, on_evaluation=on_evaluation,
-                                 nni_space=self.nni_space, trust=self.trust)
+                                 nni_space=self.nni_space,
+                                 options=self.run_options.get((spec.benchmark, spec.contender, spec.seed), self.options))
             except Exception as exc:  # one broken run must not cost the others
                 logger.exception("%s seed %d on %s failed", spec.contender, spec.seed, spec.benchmark)
                 failures.append((spec, f"{type(exc).__name__}: {exc}"))

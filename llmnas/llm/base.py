@@ -31,9 +31,9 @@ from pathlib import Path
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
-from .cache import CACHE_MODES, read_cached, write_cached
+from .cache import CACHE_MODES, read_cached, read_cached_error, write_cached
 from .exchange import ChatRequest, RawAnswer, check_messages
-from .protocol import CompleteOptions, LLMError, LLMResponse, Message, UsageMeter
+from .protocol import CompleteOptions, LLMError, LLMResponse, Message, UsageMeter, exceeds_context
 from .redaction import REDACTED, RedactingFilter, guard_loggers, is_placeholder_key, redact, register_secret
 from .trace import append_trace, trace_record
 
@@ -179,6 +179,11 @@ class BaseLLM(ABC):
                 self._usage.record(response)
                 self._trace(request, response, hit.mode, key)
                 return response
+            failed = read_cached_error(self.cache_dir, key)
+            if failed is not None:  # a request that always fails the same way (over the context window)
+                self._usage.record_error(cached=True)
+                self._trace(request, None, "cache", key, error=failed)
+                raise LLMError(failed)
             if self.cache_mode == "replay":
                 self._usage.record_error()
                 error = LLMError(
@@ -195,6 +200,9 @@ class BaseLLM(ABC):
             self._usage.record_error()
             safe = self._redact(str(exc))
             self._trace(request, None, None, key, error=safe, latency_s=time.monotonic() - start)
+            if self.cache_dir is not None and exceeds_context(safe):  # the same request fails alike: keep it
+                write_cached(self.cache_dir, key, request, safe, model=self._model, description=self.description,
+                             redact=self._redact)
             if safe != str(exc):
                 try:  # the same kind of error (a timeout stays a timeout), without the secret
                     clean = type(exc)(safe) if isinstance(exc, LLMError) else LLMError(safe)

@@ -19,7 +19,7 @@ from .exchange import ChatRequest, RawAnswer
 from .protocol import Usage
 from .trace import utc_now
 
-__all__ = ["CACHE_MODES", "cache_file", "read_cached", "write_cached"]
+__all__ = ["CACHE_MODES", "cache_file", "read_cached", "read_cached_error", "write_cached"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +33,12 @@ def cache_file(cache_dir: Path, key: str) -> Path:
 
 
 def read_cached(cache_dir: Path, key: str, *, default_model: str, description: str) -> RawAnswer | None:
-    """The cached answer of ``key``, or ``None`` (a miss, or an unreadable entry)."""
+    """The cached answer of ``key``, or ``None`` (a miss, a cached error, or an unreadable entry)."""
     path = cache_file(cache_dir, key)
     try:
         entry = json.loads(path.read_text(encoding="utf-8"))
+        if "error" in entry and "answer" not in entry:
+            return None
         answer = entry["answer"]
         return RawAnswer(
             text=answer["text"],
@@ -52,17 +54,29 @@ def read_cached(cache_dir: Path, key: str, *, default_model: str, description: s
         return None
 
 
+def read_cached_error(cache_dir: Path, key: str) -> str | None:
+    """The error cached for ``key`` (a request that always fails the same way, such as one
+    over the model's context window), or ``None``."""
+    try:
+        entry = json.loads(cache_file(cache_dir, key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    error = entry.get("error") if isinstance(entry, dict) and "answer" not in entry else None
+    return str(error) if error else None
+
+
 def write_cached(
     cache_dir: Path,
     key: str,
     request: ChatRequest,
-    raw: RawAnswer,
+    raw: RawAnswer | str,
     *,
     model: str,
     description: str,
     redact: Callable[[str], str],
 ) -> None:
-    """Store ``raw`` as the answer of ``request`` (``key``); a failure is only a warning."""
+    """Store ``raw`` as the answer of ``request`` (``key``), or a string as the error the
+    request always meets; a failure to write is only a warning."""
     entry = {
         "key": key,
         "created": utc_now(),
@@ -75,14 +89,17 @@ def write_cached(
             "seed": request.seed,
             "max_tokens": request.max_tokens,
         },
-        "answer": {
+    }
+    if isinstance(raw, str):
+        entry["error"] = redact(raw)
+    else:
+        entry["answer"] = {
             "text": redact(raw.text),
             "finish_reason": raw.finish_reason,
             "usage": raw.usage.as_dict(),
             "model": raw.model,
             "mode": raw.mode,
-        },
-    }
+        }
     path = cache_file(cache_dir, key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

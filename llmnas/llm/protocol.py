@@ -26,6 +26,14 @@ class LLMError(RuntimeError):
     """No usable answer: the endpoint failed after retries, timed out, or refused the request."""
 
 
+def exceeds_context(error: BaseException | str) -> bool:
+    """Whether an error says the prompt did not fit the model's context window (llama.cpp's
+    "exceed context window", an OpenAI-compatible endpoint's "maximum context length" or
+    ``context_length_exceeded``): the same request always fails the same way."""
+    text = str(error).lower()
+    return "context" in text and any(w in text for w in ("exceed", "maximum context length", "context_length"))
+
+
 class LLMRefused(LLMError):
     """The endpoint refused the request itself (HTTP 401, 403 or 404: a wrong key or model)."""
 
@@ -137,6 +145,7 @@ class UsageMeter:
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.errors = 0
+        self.cached_errors = 0
         self.cache_hits = 0
         self.truncated = 0
         self.seconds = 0.0
@@ -150,9 +159,13 @@ class UsageMeter:
             self.truncated += int(response.truncated)
             self.seconds += response.latency_s
 
-    def record_error(self) -> None:
+    def record_error(self, *, cached: bool = False) -> None:
+        """One call without an answer; ``cached``: the cache served the error the request
+        always meets (it counts as a cache hit too)."""
         with self._lock:
             self.errors += 1
+            self.cached_errors += int(cached)
+            self.cache_hits += int(cached)
 
     def as_dict(self) -> dict[str, float]:
         with self._lock:
@@ -161,6 +174,7 @@ class UsageMeter:
                 "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens,
                 "errors": self.errors,
+                "cached_errors": self.cached_errors,
                 "cache_hits": self.cache_hits,
                 "truncated": self.truncated,
                 "seconds": round(self.seconds, 3),
@@ -173,6 +187,7 @@ class UsageMeter:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("cached_errors", 0)  # pickled before it was counted
         self._lock = threading.Lock()
 
 

@@ -7,7 +7,8 @@ from typing import Any, Mapping, Sequence
 
 from ..history import Observation
 from ..proposals import Context
-from .common import format_observation, numbered, task_block, tried_block
+from .common import format_observation, numbered, task_block
+from .tried import tried_block
 
 NAVIGATOR_SYSTEM = (
     "You are the Navigator of a neural architecture search. You do not write architectures: "

@@ -11,6 +11,7 @@ from ..history import Observation
 from ..proposals import Context
 from ..space import _encode_choice
 from .common import numbered, system_message, task_block
+from .tried import tried_block
 
 MASK = "?"
 """How a masked dimension is shown in the prompt."""
@@ -58,16 +59,21 @@ def fill_messages(
     partials: Sequence[Mapping[str, Any]],
     masked: Sequence[Sequence[str]],
 ) -> list[dict[str, str]]:
-    """The reconstruction prompt: the task, the best architectures, the partial offspring."""
+    """The reconstruction prompt: the task, what was tried (``"lists"``: the ``best``
+    architectures and the latest failures), the partial offspring."""
     lines = [
         f"{offspring_key(i)}: {_partial_text(ctx, p, m)}  (fill: {', '.join(m)})"
         for i, (p, m) in enumerate(zip(partials, masked))
     ]
-    failed = [o for o in ctx.history.recent(_FAILED_SHOWN * 4) if not o.usable][-_FAILED_SHOWN:]
+    if ctx.prompt_history == "summary":  # what was tried per dimension, the best and the latest that fit
+        tried = [tried_block(ctx, top=len(best), recent=0, failures=_FAILED_SHOWN)]
+    else:
+        failed = [o for o in ctx.history.recent(_FAILED_SHOWN * 4) if not o.usable][-_FAILED_SHOWN:]
+        tried = [f"Best architectures so far:\n{numbered(ctx, best)}",
+                 *([f"Recent architectures that failed (no score):\n{numbered(ctx, failed)}"] if failed else [])]
     parts = [
         task_block(ctx),
-        f"Best architectures so far:\n{numbered(ctx, best)}",
-        *([f"Recent architectures that failed (no score):\n{numbered(ctx, failed)}"] if failed else []),
+        *tried,
         "An evolutionary search bred the architectures below; the dimensions shown as "
         f'"{MASK}" were erased. The other dimensions are fixed.\n' + "\n".join(lines),
         "For each one, choose values for its erased dimensions only, so that the completed "

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..history import Observation
 from ..proposals import Context
-from .common import format_observation, numbered, system_message, task_block, tried_block
+from .common import format_observation, numbered, system_message, task_block
+from .tried import tried_block
 
 STRATEGY_SCHEMA = {
     "type": "object",

@@ -15,7 +15,8 @@ import pytest
 
 from llmnas.app.cli import main
 from llmnas.app.report import write_report
-from llmnas.app.runner import Comparison, read_runs, run_key
+from llmnas.app.records import options_of
+from llmnas.app.runner import Comparison, read_runs, run_key, run_one
 from tests.fake_openai import FakeOpenAIServer
 
 BENCHMARKS = ["nb201-cifar10", "nb201-cifar100"]
@@ -253,3 +254,26 @@ def test_a_rerun_from_scratch_asks_the_llm_again_for_the_same_runs(fake_openai, 
     with pytest.raises(SystemExit) as info:
         main(["compare", "--from-scratch", "--out", str(tmp_path / "x")])
     assert info.value.code == 2 and "--from-scratch repeats a recorded folder" in capsys.readouterr().err
+
+
+def test_each_run_is_repeated_with_the_options_it_was_recorded_with(fake_openai, tmp_path):
+    """Records keep our contenders' options other than the defaults; a rerun repeats each run
+    with its own (runs recorded before records held them: by their version), identically."""
+    recorded = tmp_path / "recorded"
+    for seed, options in ((0, {"prompt_history": "lists", "trust": True}), (1, {"trust": False})):
+        Comparison(recorded, benchmarks=["nb201-cifar10"], contenders=["seki@optuna"], seeds=[seed], budget=15,
+                   llm=fake_openai.base_url, options=options).run()
+    runs = {r["seed"]: r for r in read_runs(recorded / "runs.jsonl")}
+    assert runs[0]["options"] == {"prompt_history": "lists"} and runs[1]["options"] == {"trust": False}
+    again = Comparison.rerun_of(recorded, tmp_path / "again")
+    assert again.run_options == {("nb201-cifar10", "seki@optuna", 0): {"prompt_history": "lists"},
+                                 ("nb201-cifar10", "seki@optuna", 1): {"trust": False}}
+    result = again.run()
+    assert result.replay_misses == 0
+    assert _curves(again.out) == _curves(recorded)
+    old = {**runs[0], "version": 1}
+    del old["options"]
+    assert options_of(old) == {"trust": False, "prompt_history": "lists"}
+    assert options_of({**old, "version": 2}) == {"prompt_history": "lists"}
+    with pytest.raises(ValueError, match="options must name SearchOptions other than the run's own"):
+        run_one(again.benchmark("nb201-cifar10"), "seki-nollm@optuna", 0, 5, options={"seed": 3})

@@ -130,3 +130,24 @@ def test_the_api_key_is_never_written(
     logged = caplog.text + "".join(str(r.exc_text or "") for r in caplog.records)
     for text in [*written, logged, *errors, repr(llm), llm.description]:
         assert KEY not in text
+
+
+def test_a_request_over_the_context_window_is_cached_as_its_error(fake_openai, tmp_path):
+    """The endpoint says the prompt exceeds the context window: that request fails the same way
+    next time, in a replay too, without asking the endpoint again; other errors are not kept."""
+    too_long = "This model's maximum context length is 8192 tokens; your messages resulted in 9000 tokens"
+    fake_openai.script([Status(400, message=too_long)])
+    llm = make(fake_openai, cache=tmp_path, max_retries=0)
+    messages = [{"role": "user", "content": "a very long prompt"}]
+    for _ in range(2):
+        with pytest.raises(LLMError, match="maximum context length"):
+            llm.complete(messages)
+    assert len(fake_openai.chat_requests) == 1
+    replay = make(fake_openai, cache=tmp_path, cache_mode="replay")
+    with pytest.raises(LLMError, match="maximum context length"):
+        replay.complete(messages)
+    fake_openai.script([Status(500, message="boom")])
+    other = [{"role": "user", "content": "another prompt"}]
+    with pytest.raises(LLMError):
+        llm.complete(other)
+    assert llm.complete(other).text  # not kept: asked again, answered

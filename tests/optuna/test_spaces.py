@@ -36,7 +36,9 @@ def test_conditional_and_growing_space(fake_openai: FakeOpenAIServer) -> None:
         return score
 
     n = 18
-    sampler = SEKISampler(seed=0, budget=n, llm=fake_openai.base_url)
+    # trust=False: every batch asks the LLM, so its answers after "width" appeared are checked
+    # (with the trust rule, whether the fake's random answers win those slots is the draws' call)
+    sampler = SEKISampler(seed=0, budget=n, llm=fake_openai.base_url, trust=False)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(objective, n_trials=n)
 

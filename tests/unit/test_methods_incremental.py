@@ -12,7 +12,7 @@ from llmnas.history import TrialState
 from llmnas.methods import LAPT, CoLLMNAS
 from llmnas.methods.lapt import Whitelist, _best_of_first, inside
 from llmnas.methods.operators import mutate_or_random, unique_random
-from llmnas.prompts.common import tried_block
+from llmnas.prompts.tried import tried_block
 from llmnas.proposals import Context
 
 SPACE = SearchSpace([Categorical(f"e{i}", [0, 1, 2]) for i in range(3)])
@@ -71,7 +71,8 @@ def test_collm_best_within_limit_is_the_first_of_the_ranking_that_fits():
 def test_the_failure_list_of_a_prompt_follows_a_growing_history():
     rng = np.random.default_rng(3)
     history = History()
-    ctx = Context(space=SPACE, history=history, knowledge=InMemoryKnowledge(), llm=None, rng=rng)
+    ctx = Context(space=SPACE, history=history, knowledge=InMemoryKnowledge(), llm=None, rng=rng,
+                  prompt_history="lists")
     for _ in range(120):
         config = SPACE.sample(rng)
         history.add(Observation(config, None, TrialState.FAILED) if rng.random() < 0.4

@@ -125,6 +125,24 @@ def test_an_endpoint_that_answers_nonsense_is_called_less_and_less() -> None:
     assert "trust (top 25% wins)" in trusting.summary_line("sampler: 100 trials finished")
 
 
+def test_a_restarted_worker_goes_on_with_what_the_rule_knew() -> None:
+    """The process-local part of the rule (calls that brought nothing, whether the LLM has
+    begun) travels in the searcher's state_dict, so a restart does not hand the LLM a new
+    first batch nor forget its empty calls."""
+    with FakeOpenAIServer(responder=lambda body, schema, rng: "no JSON") as server:
+        first = Searcher(SEKI(budget=60), llm=server.base_url, seed=0, llm_retries=0)
+        history = _run(first, 30)
+        state = first.state_dict(SPACE)
+        again = Searcher(SEKI(budget=60), llm=server.base_url, seed=0, llm_retries=0)
+        again.load_state_dict(state, SPACE)
+        fresh = Searcher(SEKI(budget=60), llm=server.base_url, seed=0, llm_retries=0)
+    assert first.trust is not None and again.trust is not None and fresh.trust is not None
+    assert first.trust.empty_calls >= 1 and first.trust.started
+    assert again.trust.state_dict() == first.trust.state_dict()
+    assert again.trust.allocate(history, seed=0, n=4).reason != "the LLM's first batch"
+    assert fresh.trust.allocate(history, seed=0, n=4).reason == "the LLM's first batch"
+
+
 def test_trust_is_off_without_the_llm_and_credits_lapts_evolution_to_the_llm() -> None:
     from llmnas.methods import LAPT
 

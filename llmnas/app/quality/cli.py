@@ -9,7 +9,7 @@ import argparse
 from typing import Any
 
 from .. import console
-from .._args import csv_list, usage_error
+from .._args import chosen_options, csv_list, usage_error
 
 __all__ = ["run_quality_compare"]
 
@@ -38,7 +38,8 @@ def run_quality_compare(args: argparse.Namespace) -> int:
         try:
             sweep = QualitySweep(args.out, benchmarks=list(args.benchmarks), qualities=args.llm_quality,
                                  contenders=contenders, seeds=args.seeds, budget=args.budget,
-                                 benchmarks_path=args.tables, nni_space=args.nni_space, trust=args.trust != "off")
+                                 benchmarks_path=args.tables, nni_space=args.nni_space,
+                                 options=chosen_options(args))
             plan = sweep.plan()
         except (ValueError, FileNotFoundError) as exc:
             usage_error("llmnas compare", str(exc))

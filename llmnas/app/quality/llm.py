@@ -22,6 +22,11 @@ Qualities (:data:`QUALITIES`), by the table's ranking on ``search_metric``: ``ex
 top 1 %, ``middle`` = ranks 45-55 %, ``misleading`` = the bottom 10 %, ``uninformed`` =
 uniform over the table (every entry is a valid architecture).
 
+Memory: by default an answer is never one the run gave before. A ``-stateless`` quality
+(``expert-stateless`` …) remembers nothing between calls, as a real endpoint: it skips only
+what the prompt lists as tried, so it repeats what the prompt leaves out (the report's
+"repeats / 100 evals" counts those answers).
+
 Determinism: the answers depend on the seed, the requests in order, and nothing else.
 :meth:`QualityLLM.start_run` starts a new run (a new seed, a fresh without-replacement
 memory); the comparison's quality sweep calls it before every run.
@@ -56,9 +61,14 @@ from ...space import SearchSpace, _encode_choice
 if TYPE_CHECKING:
     from ...benchmarks.registry import TabularBenchmark
 
-__all__ = ["POOL_BOUNDS", "QUALITIES", "QualityLLM", "TablePools", "table_pools"]
+__all__ = ["BASE_QUALITIES", "POOL_BOUNDS", "QUALITIES", "STATELESS", "QualityLLM", "TablePools", "table_pools"]
 
-QUALITIES: tuple[str, ...] = ("expert", "middle", "misleading", "uninformed")
+BASE_QUALITIES: tuple[str, ...] = ("expert", "middle", "misleading", "uninformed")
+"""The answer qualities by pool (:data:`POOL_BOUNDS`)."""
+STATELESS = "-stateless"
+"""The suffix of a quality whose answers remember nothing between calls: like a real LLM
+endpoint, it avoids only what the prompt lists as tried (``expert-stateless``)."""
+QUALITIES: tuple[str, ...] = BASE_QUALITIES + tuple(q + STATELESS for q in BASE_QUALITIES)
 """The answer qualities of :class:`QualityLLM`."""
 
 POOL_BOUNDS: dict[str, tuple[float, float]] = {
@@ -195,13 +205,15 @@ class QualityLLM(BaseLLM):
             raise ValueError(f"quality must be one of {QUALITIES}, got {quality!r}")
         super().__init__(model=f"quality-{quality}", **options)
         self.bench = bench
-        self.quality = quality
+        self.name = quality
+        self.quality = quality.removesuffix(STATELESS)
+        self.remembers = not quality.endswith(STATELESS)
         self.pools = table_pools(bench)
         self.start_run(seed)
 
     @property
     def description(self) -> str:
-        return f"quality:{self.quality}"
+        return f"quality:{self.name}"
 
     def _init_transient(self) -> None:
         super()._init_transient()
@@ -257,7 +269,12 @@ class QualityLLM(BaseLLM):
         return self.pools.formatted[row] in text
 
     def _draw(self, n: int, text: str) -> list[int]:
-        """``n`` rows of the pool, without replacement in the run, none listed in ``text``."""
+        """``n`` rows of the pool, without replacement in the run (stateless: in the answer),
+        none listed in ``text``."""
+        if not self.remembers:
+            self._run.given.clear()
+            self._run.rng.shuffle(self._run.order)
+            self._run.cursor = 0
         run, rows = self._run, []
         recycled = False
         while len(rows) < n:
@@ -297,7 +314,7 @@ class QualityLLM(BaseLLM):
         if not len(rows):  # the fixed part is in no table entry: complete from the pool instead
             rows = self.pools.matching({})
         def fresh(row: int) -> bool:
-            return row not in self._run.given and not self._listed(row, text)
+            return (row not in self._run.given or not self.remembers) and not self._listed(row, text)
 
         start, stop = self.pools.bounds(self.quality)
         pooled = [int(r) for r in rows if start <= r < stop and fresh(int(r))] if self.quality != "uninformed" else []

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -23,8 +24,9 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..contenders import OUR_METHODS
-from ..records import RUNS_FILE, read_runs
+from ..records import RUNS_FILE, options_of, read_runs
 from ..report import Group, _fmt, _versus, group_runs
+from .llm import STATELESS
 
 __all__ = ["QUALITY_FILE", "QUALITY_PREFIX", "is_quality_run", "quality_markdown", "write_quality_report"]
 
@@ -33,7 +35,7 @@ logger = logging.getLogger(__name__)
 QUALITY_FILE = "quality.md"
 QUALITY_PREFIX = "quality:"
 """The LLM key of a run with the quality-controlled fake: ``quality:<quality>``."""
-_QUALITY_ORDER = ("expert", "middle", "uninformed", "misleading")
+_QUALITY_ORDER = tuple(q + suffix for suffix in ("", STATELESS) for q in ("expert", "middle", "uninformed", "misleading"))
 _METHODS = list(OUR_METHODS)
 
 
@@ -51,6 +53,13 @@ def _ablation_of(group: Group, groups: Sequence[Group]) -> Group | None:
     host = group.contender.split("@")[1]
     return next((g for g in groups if g.kind == "ablation" and g.method == group.method
                  and g.contender.endswith("@" + host)), None)
+
+
+def _repeats(group: Group) -> str:
+    """The LLM's repeated answers per 100 evaluations ("–" for runs recorded before they were counted)."""
+    if any("llm_repeats" not in r for r in group.runs):
+        return "–"
+    return f"{100 * group.per_evaluation('llm_repeats'):.1f}"
 
 
 def _reached(group: Group) -> str:
@@ -72,19 +81,21 @@ def _section(benchmark: str, budget: int, groups: Sequence[Group]) -> list[str]:
              f"Search on `{search}`; reported: `{report}` of the best-by-`{search}` configuration after {budget} "
              f"evaluations (mean over seeds). Top 0.1 % = the best {first['top_count']} of {first['table_size']} "
              f"by `{search}`. Δ: the method's mean minus its own `use_llm=False` ablation's on the seeds both ran "
-             "(positive: the LLM helped), in brackets the seeds won–lost.", "",
+             "(positive: the LLM helped), in brackets the seeds won–lost. Repeats: the LLM's answers that were "
+             "already tried or running, per 100 evaluations.", "",
              f"| contender | LLM quality | seeds | evals to top 0.1 % | `{report}` @{budget} | Δ vs its ablation | "
-             "LLM calls / eval |", "|---|---|---|---|---|---|---|"]
+             "LLM calls / eval | repeats / 100 evals |", "|---|---|---|---|---|---|---|---|"]
     verdict: dict[tuple[str, str], tuple[str, str]] = {}
     for group in ours:
         own = _ablation_of(group, groups)
         delta = _versus(group, own, budget, maximize) if own is not None else "–"
         verdict[(group.contender, _quality(group))] = (_reached(group), delta)
         lines.append(f"| {group.contender} | {_quality(group)} | {len(group.runs)} | {_reached(group)} | "
-                     f"{_fmt(group.at(budget)[0], digits)} | {delta} | {group.per_evaluation('llm_calls'):.2f} |")
+                     f"{_fmt(group.at(budget)[0], digits)} | {delta} | {group.per_evaluation('llm_calls'):.2f} | "
+                     f"{_repeats(group)} |")
     for group in (g for g in groups if g.kind != "ours"):
         lines.append(f"| {group.contender} | no LLM | {len(group.runs)} | {_reached(group)} | "
-                     f"{_fmt(group.at(budget)[0], digits)} | – | – |")
+                     f"{_fmt(group.at(budget)[0], digits)} | – | – | – |")
     contenders = list(dict.fromkeys(g.contender for g in ours))
     for title, index in (("Evaluations to the top 0.1 % (median, seeds that got there)", 0),
                          (f"Δ `{report}` @{budget} vs the method's own ablation", 1)):
@@ -94,6 +105,15 @@ def _section(benchmark: str, budget: int, groups: Sequence[Group]) -> list[str]:
             cells = [verdict.get((name, q), ("–", "–"))[index] for q in qualities]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _settings(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Which settings our methods ran with: the defaults, or the options the records name."""
+    chosen = sorted({json.dumps(options_of(r), sort_keys=True) for r in runs if r.get("kind") == "ours"})
+    if chosen in ([], ["{}"]):
+        return "Default settings: `seed=`, the budget and the LLM only."
+    return "Settings: `seed=`, the budget, the LLM and " + " or ".join(
+        ", ".join(f"`{k}={v!r}`" for k, v in json.loads(c).items()) or "nothing else" for c in chosen) + "."
 
 
 def quality_markdown(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -106,8 +126,9 @@ def quality_markdown(runs: Sequence[Mapping[str, Any]]) -> str:
         "Each method with a fake LLM whose answers come from the table itself: `expert` (every architecture it "
         "writes from the top 1 % by the searched metric), `middle` (ranks 45–55 %), `misleading` (the bottom "
         "10 %), `uninformed` (uniform over the table); partial architectures completed the same way, LAPT's "
-        "whitelists from the options of the same pool (`llmnas.app.quality`). Default settings: `seed=`, the "
-        "budget and the LLM only. Generated from `runs.jsonl` by `llmnas compare --llm-quality … --report-only`.")
+        "whitelists from the options of the same pool (`llmnas.app.quality`). A `-stateless` quality remembers "
+        "nothing between calls, as a real endpoint: it avoids only what the prompt lists as tried. "
+        + _settings(runs) + " Generated from `runs.jsonl` by `llmnas compare --llm-quality … --report-only`.")
     for (benchmark, budget), groups in group_runs(runs).items():
         lines += ["", *_section(benchmark, budget, groups)]
     return "\n".join(lines) + "\n"

@@ -26,7 +26,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from ...benchmarks.registry import load_benchmark
 from ..contenders import ABLATION_SUFFIX, OUR_METHODS, Contender
@@ -89,7 +89,7 @@ class QualitySweep:
         qualities: names from :data:`~llmnas.app.quality.llm.QUALITIES`.
         contenders: ``"<algo>@<host>"`` names (default :data:`SWEEP_CONTENDERS`).
         seeds: a count or the seeds; budget: evaluations per run.
-        benchmarks_path, nni_space, trust: as for :class:`~llmnas.app.runner.Comparison`.
+        benchmarks_path, nni_space, options: as for :class:`~llmnas.app.runner.Comparison`.
     """
 
     def __init__(
@@ -103,7 +103,7 @@ class QualitySweep:
         budget: int = 100,
         benchmarks_path: str | os.PathLike[str] | None = None,
         nni_space: str = "table",
-        trust: bool = True,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         self.out = Path(out)
         self.qualities = parse_qualities(qualities)
@@ -121,7 +121,7 @@ class QualitySweep:
                 llm = QualityLLM(bench, quality)
                 comparison = Comparison(self.out, benchmarks=[benchmark], contenders=chosen, seeds=seeds,
                                         budget=budget, llm=llm, benchmarks_path=benchmarks_path,
-                                        nni_space=nni_space, trust=trust)
+                                        nni_space=nni_space, options=options)
                 self.comparisons.append((benchmark, quality, comparison))
 
     def plan(self) -> SweepPlan:
