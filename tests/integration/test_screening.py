@@ -170,7 +170,10 @@ def test_optuna_samplers_with_the_screen(fake_openai, sampler_class):
 
 def test_seki_sampler_screen_drops_llm_answers_and_counts_exactly(fake_openai):
     """SEKI's proposals are LLM answers or fallbacks only, so the counts must add up exactly."""
-    sampler = SEKISampler(llm=fake_openai.base_url, seed=1, budget=50, screen=SurrogateScreen(min_observations=5))
+    # trust=False: the screen ranks every LLM answer (with the trust rule, a trusted LLM's answers
+    # pass unranked, and whether the fake's random answers are trusted is the draws' call)
+    sampler = SEKISampler(llm=fake_openai.base_url, seed=1, budget=50, screen=SurrogateScreen(min_observations=5),
+                          trust=False)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(nas_objective, n_trials=50)
     summary = sampler.summary()
