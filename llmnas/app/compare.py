@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ..options import PROMPT_HISTORY_FORMS
 from . import console
 from ._args import (benchmark_list, chosen_options, csv_list, int_at_least, llm_spec, progress, quality_list,
                     usage_error)
@@ -79,7 +80,7 @@ def add_compare_parser(sub: Any) -> None:
                          help="our contenders' trust= option: 'on' shares each batch between the LLM and the "
                               "method's operator by how each did (the default); 'off': every batch is the LLM's, "
                               "as in the papers (the default with --rerun: as the runs were recorded)")
-    compare.add_argument("--prompt-history", choices=["summary", "lists"], default=None,
+    compare.add_argument("--prompt-history", choices=list(PROMPT_HISTORY_FORMS), default=None,
                          help="our contenders' prompt_history= option: 'summary' shows per dimension what was "
                               "tried and as many tried architectures as fit (the default); 'lists': the best 8 "
                               "and the latest 8 (the default with --rerun: as the runs were recorded)")

@@ -23,7 +23,6 @@ from collections import Counter
 from typing import Any, Callable, Iterable, TypeVar
 
 from ..history import History, Observation, TrialState
-from ..options import PROMPT_HISTORY_FORMS
 from ..proposals import Context
 from ..space import Categorical, MultiChoice, SearchSpace, _encode_choice
 from .common import format_observation, numbered
@@ -241,4 +240,4 @@ def _index(history: History, space: SearchSpace, kind: Callable[[SearchSpace], _
     return index.update(history)  # type: ignore[return-value]
 
 
-__all__ = ["PROMPT_HISTORY_FORMS", "TRIED_CHARS", "coverage_text", "tried_block"]
+__all__ = ["TRIED_CHARS", "coverage_text", "tried_block"]
