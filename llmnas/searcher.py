@@ -283,7 +283,7 @@ class Searcher:
                         "the number of trials (the method's stages are planned from it).",
                         self.method.name,
                     )
-        turn = self._turn(history, want, budget, len(pending) + len(buffered))
+        turn = self._turn(history, want, budget, len(pending) + len(buffered), knowledge)
         ctx_history, ctx_pending = history, list(pending) + buffered
         known: dict[str, Any] = {}
         if turn is not None:
@@ -332,13 +332,15 @@ class Searcher:
         with self._buffer_lock:
             self._buffer.extend(new)
 
-    def _turn(self, history: History, want: int, budget: int | None, waiting: int) -> Turn | None:
+    def _turn(self, history: History, want: int, budget: int | None, waiting: int,
+              knowledge: KnowledgeStore | None = None) -> Turn | None:
         """The trust rule's share of the next batch of ``want`` slots (``None`` when the rule is
         off, the LLM cannot be used, or the study has several objectives: the batch is the
-        method's as in its paper). A larger batch for a trusted LLM stays within the budget."""
+        method's as in its paper). A larger batch for a trusted LLM stays within the budget.
+        The study's ``knowledge`` holds the rule's record beyond the trials (empty calls)."""
         if self.trust is None or self._llm_unavailable or history.multi_objective:
             return None
-        turn = self.trust.allocate(history, seed=self.seed, n=want)
+        turn = self.trust.allocate(history, seed=self.seed, n=want, knowledge=knowledge)
         if turn.n > want and budget is not None:
             n = min(turn.n, max(want, budget - len(history) - waiting))
             turn = replace(turn, n=n, llm_slots=n)
@@ -351,17 +353,17 @@ class Searcher:
     def _propose_turn(self, ctx: Context, turn: Turn) -> list[Proposal]:
         """The method's proposals for ``turn``: its LLM slots as the method makes them, then the
         operator's slots with the LLM off. An LLM part that brought no LLM answer (nonsense,
-        a timeout) counts against the LLM (:attr:`SourceTrust.empty_calls`)."""
+        a timeout) counts against the LLM (:meth:`SourceTrust.count_empty_call`, in the study's
+        knowledge)."""
         assert self.trust is not None
         new: list[Proposal] = []
         if turn.calls_llm:
             calls = self.stats["llm_calls"]
             new = self.method.propose(ctx, turn.llm_slots)
             if any(self.trust.arm_of(p.source) == "llm" for p in new):
-                self.trust.started = True
+                self.trust.begin(ctx.knowledge)
             elif self.stats["llm_calls"] > calls:
-                self.trust.started = True
-                self.trust.empty_calls += 1
+                self.trust.count_empty_call(ctx.knowledge)
         if len(new) < turn.n and not ctx.exhausted():
             ctx.without_llm()
             new += self.method.propose(ctx, turn.n - len(new))

@@ -50,15 +50,18 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+import uuid
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 
 from .history import History
+from .knowledge import KnowledgeStore
 from .provenance import Source
 
-__all__ = ["HOST_SOURCES", "LLM_SOURCES", "TOP_FRACTION", "TRUSTED_BATCH_FACTOR", "Arm", "SourceTrust", "Turn"]
+__all__ = ["EMPTY_CALLS_KEY", "HOST_SOURCES", "LLM_SOURCES", "STARTED_KEY", "TOP_FRACTION", "TRUSTED_BATCH_FACTOR",
+           "Arm", "SourceTrust", "Turn"]
 
 TOP_FRACTION = 0.25
 """A trial is a win for its source when it ranks in this top fraction of the study's usable
@@ -67,6 +70,15 @@ trials (a quartile: a rate near 1/4 means the source does as well as the study's
 TRUSTED_BATCH_FACTOR = 3
 
 """When the LLM gets every slot of a batch, the batch is this many times larger (one call)."""
+
+EMPTY_CALLS_KEY = "trust/empty_calls"
+"""Knowledge entries ``trust/empty_calls/<k>``, one per LLM call that brought no usable answer,
+numbered 1, 2, …: the study's count is the largest ``k`` (shared by every worker of a shared
+knowledge store, e.g. an Optuna study's storage, and kept across restarts)."""
+
+STARTED_KEY = "trust/started"
+"""Knowledge entry written once the LLM's part of a batch has proposed (or failed): from then on
+the LLM's first batch is over for every worker of the study."""
 
 LLM_SOURCES = frozenset({Source.LLM.value, Source.LLM_REASK.value})
 """The LLM's arm (the labels both hosts store as a trial's source)."""
@@ -145,10 +157,13 @@ class SourceTrust:
         self.trusted_batch_factor = int(trusted_batch_factor)
         self.llm_sources = frozenset(str(s) for s in llm_sources)
         self.empty_calls = 0
-        """LLM calls in this process whose batch brought no usable answer: each is a loss."""
+        """LLM calls whose batch brought no usable answer: each is a loss. This process's count,
+        raised to the study's (:data:`EMPTY_CALLS_KEY`) when :meth:`allocate` reads a knowledge
+        store."""
         self.started = False
         """Whether the LLM's part of a batch has made an LLM-arm proposal (or failed) in this
-        process: until then the LLM keeps the batches (LAPT's warm start asks it nothing)."""
+        process or, read from a knowledge store (:data:`STARTED_KEY`), in the study: until then
+        the LLM keeps the batches (LAPT's warm start asks it nothing)."""
         self.turns = {"llm": 0, "own": 0, "shared": 0}
         """Batches given wholly to the LLM, wholly to the operator, and shared."""
         self.last: Turn | None = None
@@ -179,9 +194,13 @@ class SourceTrust:
         return (Arm(wins["llm"], usable["llm"] - wins["llm"] + self.empty_calls),
                 Arm(wins["own"], usable["own"] - wins["own"]))
 
-    def allocate(self, history: History, *, seed: int | None, n: int) -> Turn:
+    def allocate(self, history: History, *, seed: int | None, n: int, knowledge: KnowledgeStore | None = None) -> Turn:
         """The turn of the next batch of ``n`` slots: the LLM's first batch (as the papers
-        begin), the operator's first, then Thompson draws seeded by ``(seed, len(history))``."""
+        begin), the operator's first, then Thompson draws seeded by ``(seed, len(history))``.
+        With the study's ``knowledge``, the empty calls and the LLM's start are the study's
+        (every worker's, before a restart too), not only this process's."""
+        if knowledge is not None:
+            self.read(knowledge)
         llm, own = self.arms(history)
         if llm.pulls == 0 and not self.started:
             turn = Turn(n, n, llm, own, "the LLM's first batch")
@@ -201,6 +220,37 @@ class SourceTrust:
         self.turns["llm" if turn.llm_slots == turn.n else "own" if turn.llm_slots == 0 else "shared"] += 1
         self.last = turn
         return turn
+
+    def read(self, knowledge: KnowledgeStore) -> None:
+        """Raise this process's record to the study's: its empty calls and whether the LLM began."""
+        latest = knowledge.latest(EMPTY_CALLS_KEY)
+        if latest is not None and latest[0] > self.empty_calls:
+            self.empty_calls = latest[0]
+        if not self.started and (latest is not None or knowledge.get(STARTED_KEY) is not None):
+            self.started = True
+
+    def begin(self, knowledge: KnowledgeStore | None = None) -> None:
+        """The LLM's part of a batch has proposed or failed: its first batch is over (for the
+        study, when given its knowledge)."""
+        if not self.started and knowledge is not None:
+            knowledge.put(STARTED_KEY, True)
+        self.started = True
+
+    def count_empty_call(self, knowledge: KnowledgeStore | None = None) -> None:
+        """One more LLM call that brought no usable answer: a loss for the LLM. Written to the
+        study's ``knowledge`` as the next ``trust/empty_calls/<k>`` (first writer wins: a worker
+        that loses a race for ``k`` takes the next number), so every worker counts it."""
+        self.begin(knowledge)
+        self.empty_calls += 1
+        if knowledge is None:
+            return
+        for _ in range(16):  # a race lost to another worker's call moves to the next number
+            latest = knowledge.latest(EMPTY_CALLS_KEY)
+            k = (latest[0] if latest is not None else 0) + 1
+            token = uuid.uuid4().hex
+            if knowledge.put(f"{EMPTY_CALLS_KEY}/{k}", token) == token:
+                self.empty_calls = max(self.empty_calls, k)
+                return
 
     def state_dict(self) -> dict[str, Any]:
         """What this process knows beyond the trials (their provenance is in the study): the

@@ -6,6 +6,7 @@ the journal into its own memory.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import threading
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pytest
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
@@ -149,3 +151,33 @@ def test_worker_processes_share_one_study(journal_path: Path, journal: Callable[
     assert len(trials) == 17
     assert all(t.state == TrialState.COMPLETE for t in trials)
     assert len({params_key(t) for t in trials}) == 17
+
+
+def test_a_restarted_worker_goes_on_with_the_studys_trust_record(
+    journal: Callable[[], JournalStorage], caplog: pytest.LogCaptureFixture
+) -> None:
+    """An endpoint that answers nonsense: the calls that brought nothing are the study's (its
+    storage), so a worker started afresh on the study (a restart, another machine) neither gives
+    the LLM a new first batch nor forgets those calls."""
+    from llmnas.trust import EMPTY_CALLS_KEY
+
+    with FakeOpenAIServer(responder=lambda body, schema, rng: "not JSON") as server:
+        first = SEKISampler(seed=0, budget=40, llm=server.base_url, llm_retries=0)
+        study = optuna.create_study(study_name="nas", storage=journal(), direction="maximize", sampler=first)
+        study.optimize(nas_objective, n_trials=20)
+        counted = first._searcher.trust.empty_calls
+        stored = StudyKnowledge.of(study).latest(EMPTY_CALLS_KEY)
+        assert counted >= 1 and stored is not None and stored[0] == counted
+
+        second = SEKISampler(seed=0, budget=40, llm=server.base_url, llm_retries=0)
+        again = optuna.load_study(study_name="nas", storage=journal(), sampler=second)
+        with caplog.at_level(logging.INFO, logger="llmnas.searcher"):
+            again.optimize(nas_objective, n_trials=20)
+    decisions = [r.getMessage() for r in caplog.records if "trust:" in r.getMessage()]
+    assert decisions, "the restarted worker decided no batch"
+    assert "the LLM's first batch" not in decisions[0], decisions[0]
+    assert f"LLM 0/{counted}," in decisions[0], decisions[0]  # the study's empty calls, not this process's
+    trust = second._searcher.trust
+    assert trust.empty_calls >= counted
+    assert StudyKnowledge.of(again).latest(EMPTY_CALLS_KEY)[0] == trust.empty_calls
+    assert len(again.trials) == 40 and all(t.state == TrialState.COMPLETE for t in again.trials)

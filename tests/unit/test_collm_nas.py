@@ -159,7 +159,7 @@ def test_workers_share_the_navigators_rounds(fake_openai):
     first.next_proposals(SPACE, history, [], knowledge, n=5)
     second.next_proposals(SPACE, history, [], knowledge, n=5)  # same round: reuses the strategy
     assert [purpose(r) for r in fake_openai.chat_requests].count("navigator") == 1
-    assert list(knowledge.items()) == [f"{KEY}/0"]
+    assert sorted(knowledge.items()) == [f"{KEY}/0", "trust/started"]  # the round, and the trust rule's record
 
 
 def test_a_failing_navigator_keeps_the_last_strategy(two_servers):

@@ -99,7 +99,9 @@ def test_defaults_are_the_papers():
 def test_population_shrinks_for_short_budgets_so_there_are_generations():
     assert GPTEA().population_size(_ctx(0, budget=30)) == 10  # 3 generations of 10
     assert GPTEA().population_size(_ctx(0, budget=9)) == 4
-    assert GPTEA().population_size(_ctx(0, budget=200)) == 30  # the paper's
+    assert GPTEA().population_size(_ctx(0, budget=100)) == 10  # ten generations, not a third of it random
+    assert GPTEA().population_size(_ctx(0, budget=200)) == 10  # the paper's 20 generations
+    assert GPTEA().population_size(_ctx(0, budget=600)) == 30  # the paper's 30 × 20
     assert GPTEA(population=12).population_size(_ctx(0, budget=30)) == 12  # given: kept
     assert GPTEA().total_generations(_ctx(0, budget=30)) == 3
 

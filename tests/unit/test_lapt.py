@@ -246,8 +246,27 @@ def test_bad_arguments_say_the_rule(kwargs, message):
 
 
 def test_docstring_example_runs():
-    result = doctest.testmod(lapt_module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
+    from llmnas.methods.lapt import whitelist
+
+    for module in (lapt_module, whitelist):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_without_principles_that_refine_the_operator_mutates_the_best_of_the_whole_space():
+    """``use_llm=False``: no principles are learned, so after the warm start every proposal is
+    the operator's, a one-dimension mutation of one of the best 10 found (not the paper's REA of
+    the latest five, which is sized for a refined space), labelled as the operator's."""
+    searcher = Searcher(LAPT(), llm=None, use_llm=False, seed=0)
+    history, knowledge = run(searcher, 30)
+    assert_distinct_valid(history)
+    assert knowledge.get("lapt/principles/10")["provenance"]["kind"] == "default"
+    assert {o.metrics["source"] for o in history} == {"fallback"}
+    top = [o.config for o in history.top(10)]
+    proposals = searcher.next_proposals(SPACE, history, [], knowledge, n=5)
+    assert len(proposals) == 5 and all(p.reason == lapt_module.WHOLE_SPACE_REASON for p in proposals)
+    for p in proposals:
+        assert min(sum(p.config[k] != parent[k] for k in NAMES) for parent in top) == 1, p.config
 
 
 def test_a_benchmark_table_source_is_ranked_by_its_own_metric():
@@ -272,7 +291,7 @@ def test_imported_principles_do_not_stick_to_the_method_object(tmp_path):
 
 
 def test_the_operators_slots_evolve_in_the_full_space_without_asking_the_llm():
-    """The trust rule's slots for the operator: regularized evolution over the whole space (as
+    """The trust rule's slots for the operator: the method's operator over the whole space (as
     with ``use_llm=False``), labelled as the operator's, no principles learned or asked for."""
     from llmnas.proposals import OPERATOR_TURN_REASON, Context
 

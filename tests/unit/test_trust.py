@@ -96,8 +96,8 @@ def test_bad_settings_are_refused() -> None:
         Searcher(SEKI(), trust="yes")  # type: ignore[arg-type]
 
 
-def _run(searcher: Searcher, evaluations: int) -> History:
-    history, knowledge = History(), InMemoryKnowledge()
+def _run(searcher: Searcher, evaluations: int, knowledge: InMemoryKnowledge | None = None) -> History:
+    history, knowledge = History(), knowledge if knowledge is not None else InMemoryKnowledge()
     while len(history) < evaluations:
         for proposal in searcher.next_proposals(SPACE, history, [], knowledge, budget=evaluations):
             value = sum("abcde".index(v) for v in proposal.config.values())
@@ -141,6 +141,30 @@ def test_a_restarted_worker_goes_on_with_what_the_rule_knew() -> None:
     assert again.trust.state_dict() == first.trust.state_dict()
     assert again.trust.allocate(history, seed=0, n=4).reason != "the LLM's first batch"
     assert fresh.trust.allocate(history, seed=0, n=4).reason == "the LLM's first batch"
+
+
+def test_a_worker_with_only_the_studys_knowledge_counts_every_workers_empty_calls() -> None:
+    """As in Optuna, where a restarted or second worker has no state_dict, only the study: the
+    empty calls and the LLM's start are in the study's knowledge, so such a worker does not
+    hand the LLM a new first batch and counts the calls that brought nothing, every worker's."""
+    from llmnas.trust import EMPTY_CALLS_KEY, STARTED_KEY
+
+    knowledge = InMemoryKnowledge()
+    with FakeOpenAIServer(responder=lambda body, schema, rng: "no JSON") as server:
+        first = Searcher(SEKI(budget=60), llm=server.base_url, seed=0, llm_retries=0)
+        history = _run(first, 30, knowledge)
+        other = Searcher(SEKI(budget=60), llm=server.base_url, seed=0, llm_retries=0)
+    assert first.trust is not None and other.trust is not None
+    stored = knowledge.latest(EMPTY_CALLS_KEY)
+    assert first.trust.empty_calls >= 1 and stored is not None and stored[0] == first.trust.empty_calls
+    assert knowledge.get(STARTED_KEY) is True
+    turn = other.trust.allocate(history, seed=0, n=4, knowledge=knowledge)
+    assert turn.reason != "the LLM's first batch" and other.trust.empty_calls == first.trust.empty_calls
+    assert turn.llm == first.trust.allocate(history, seed=0, n=4).llm  # the same record of the LLM
+    other.trust.count_empty_call(knowledge)  # the other worker's empty call is the study's next
+    assert knowledge.latest(EMPTY_CALLS_KEY)[0] == first.trust.empty_calls + 1
+    first.trust.allocate(history, seed=0, n=4, knowledge=knowledge)
+    assert first.trust.empty_calls == other.trust.empty_calls
 
 
 def test_trust_is_off_without_the_llm_and_credits_lapts_evolution_to_the_llm() -> None:

@@ -151,6 +151,18 @@ def refined_space(space: SearchSpace, whitelist: Mapping[str, Any]) -> SearchSpa
     return SearchSpace(dims)
 
 
+def restricts(space: SearchSpace, whitelist: Mapping[str, Any]) -> bool:
+    """Whether a (normalized) whitelist leaves out any value of ``space`` (``False``: the
+    refined space is the whole space).
+
+    >>> from llmnas import Categorical, SearchSpace
+    >>> space = SearchSpace([Categorical("op", ["a", "b", "c"])])
+    >>> restricts(space, {"op": ["a", "b"]}), restricts(space, full_whitelist(space)), restricts(space, {})
+    (True, False, False)
+    """
+    return any(refined != dim for refined, dim in zip(refined_space(space, whitelist), space))
+
+
 def inside(space: SearchSpace, whitelist: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
     """Whether ``config`` uses only whitelisted values (see :class:`Whitelist` to test many)."""
     return Whitelist(space, whitelist).admits(config)
