@@ -29,6 +29,10 @@ FORMAT = "llmnas-knowledge/1"
 TRANSFER_PREFIX = "transfer/"
 """Where knowledge imported from another study lives (see :meth:`KnowledgeStore.load`)."""
 
+TRUST_PREFIX = "trust/"
+"""The trust rule's record of this study's LLM (:mod:`llmnas.trust`): not transferred to another
+study, whose LLM earns its own."""
+
 
 class KnowledgeStore(ABC):
     """A key → JSON value store with first-writer-wins ``put``."""
@@ -87,8 +91,8 @@ class KnowledgeStore(ABC):
         provenance = dict(document.get("provenance") or {})
         prefix = TRANSFER_PREFIX if transfer else ""
         for key, value in document.get("entries", {}).items():
-            if transfer and key.startswith(TRANSFER_PREFIX):
-                continue  # what that study imported is not what it learned
+            if transfer and key.startswith((TRANSFER_PREFIX, TRUST_PREFIX)):
+                continue  # what that study imported, or how its LLM did, is not what it learned
             self.put(prefix + key, value)
         if transfer:
             self.put(TRANSFER_PREFIX + "provenance", {**provenance, "file": str(path),

@@ -13,8 +13,9 @@ regret is logarithmic in the number of pulls and matches the Lai-Robbins lower b
 Goyal 2012, Kaufmann et al. 2012). Arm one is the LLM's answers (sources ``llm`` and
 ``llm-reask``), arm two the method's own proposals (operator, fallbacks, the screen's picks, the
 method's evolution). A trial is a *win* for its arm when it ranks in the study's top quarter
-(:data:`TOP_FRACTION`) of the usable trials so far, a *loss* otherwise; an LLM call in this
-process whose batch brought no usable answer (nonsense, timeouts) is one more loss. With
+(:data:`TOP_FRACTION`) of the usable trials so far, a *loss* otherwise; an LLM call whose
+batch brought no usable answer (nonsense, timeouts) is one more loss (counted in the study's
+knowledge, :data:`EMPTY_CALLS_KEY`, so every worker counts every worker's). With
 ``Beta(1 + wins, 1 + losses)`` posteriors, one pair of draws decides whether the LLM is called
 for the batch, and one pair per further slot decides its share of the slots. Why this rule:
 
@@ -23,9 +24,10 @@ for the batch, and one pair per further slot decides its share of the slots. Why
   wall time), a source that keeps winning gets more, and a losing source is never starved: its
   posterior always leaves it a chance, so an LLM that improves (or a study that moves to where
   the LLM is right) wins its slots back;
-- it reads only the trials, through the History's maintained ranking and per-source counts,
-  and its draws are seeded by ``(seed, number of trials)``: workers that see the same trials
-  decide alike, and a restarted study decides from what it stored.
+- it reads the trials, through the History's maintained ranking and per-source counts, and
+  the study's count of empty calls, and its draws are seeded by ``(seed, number of trials)``:
+  workers that see the same study decide alike, and a restarted study decides from what it
+  stored.
 
 Two turns come before any comparison, as the arms must each be pulled once: the LLM's first
 batch (what the papers do), then the operator's first batch, which starts as the method would
@@ -49,6 +51,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from dataclasses import dataclass
@@ -57,8 +60,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from .history import History
-from .knowledge import KnowledgeStore
+from .knowledge import TRUST_PREFIX, KnowledgeStore
 from .provenance import Source
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["EMPTY_CALLS_KEY", "HOST_SOURCES", "LLM_SOURCES", "STARTED_KEY", "TOP_FRACTION", "TRUSTED_BATCH_FACTOR",
            "Arm", "SourceTrust", "Turn"]
@@ -71,12 +76,12 @@ TRUSTED_BATCH_FACTOR = 3
 
 """When the LLM gets every slot of a batch, the batch is this many times larger (one call)."""
 
-EMPTY_CALLS_KEY = "trust/empty_calls"
+EMPTY_CALLS_KEY = TRUST_PREFIX + "empty_calls"
 """Knowledge entries ``trust/empty_calls/<k>``, one per LLM call that brought no usable answer,
 numbered 1, 2, …: the study's count is the largest ``k`` (shared by every worker of a shared
 knowledge store, e.g. an Optuna study's storage, and kept across restarts)."""
 
-STARTED_KEY = "trust/started"
+STARTED_KEY = TRUST_PREFIX + "started"
 """Knowledge entry written once the LLM's part of a batch has proposed (or failed): from then on
 the LLM's first batch is over for every worker of the study."""
 
@@ -222,35 +227,50 @@ class SourceTrust:
         return turn
 
     def read(self, knowledge: KnowledgeStore) -> None:
-        """Raise this process's record to the study's: its empty calls and whether the LLM began."""
-        latest = knowledge.latest(EMPTY_CALLS_KEY)
+        """Raise this process's record to the study's: its empty calls and whether the LLM began.
+        A store that cannot be read leaves this process's record as it is (logged)."""
+        try:
+            latest = knowledge.latest(EMPTY_CALLS_KEY)
+            started = self.started or latest is not None or knowledge.get(STARTED_KEY) is not None
+        except Exception as exc:  # the trial must not be lost to the store: decide from what this process knows
+            logger.warning("trust: cannot read the study's record (%s: %s); using this process's", type(exc).__name__, exc)
+            return
         if latest is not None and latest[0] > self.empty_calls:
             self.empty_calls = latest[0]
-        if not self.started and (latest is not None or knowledge.get(STARTED_KEY) is not None):
-            self.started = True
+        self.started = started
 
     def begin(self, knowledge: KnowledgeStore | None = None) -> None:
         """The LLM's part of a batch has proposed or failed: its first batch is over (for the
-        study, when given its knowledge)."""
+        study, when given its knowledge; a store that cannot be written is logged)."""
         if not self.started and knowledge is not None:
-            knowledge.put(STARTED_KEY, True)
+            try:
+                knowledge.put(STARTED_KEY, True)
+            except Exception as exc:  # the LLM's answers must not be lost to the store
+                logger.warning("trust: cannot write to the study's record (%s: %s)", type(exc).__name__, exc)
         self.started = True
 
     def count_empty_call(self, knowledge: KnowledgeStore | None = None) -> None:
         """One more LLM call that brought no usable answer: a loss for the LLM. Written to the
         study's ``knowledge`` as the next ``trust/empty_calls/<k>`` (first writer wins: a worker
-        that loses a race for ``k`` takes the next number), so every worker counts it."""
+        that loses a race for ``k`` takes the next number), so every worker counts it. Stores
+        without compare-and-set (Optuna's) may let two calls written at the same instant take one
+        number: the study then counts one loss fewer, never more."""
         self.begin(knowledge)
         self.empty_calls += 1
         if knowledge is None:
             return
-        for _ in range(16):  # a race lost to another worker's call moves to the next number
-            latest = knowledge.latest(EMPTY_CALLS_KEY)
-            k = (latest[0] if latest is not None else 0) + 1
-            token = uuid.uuid4().hex
-            if knowledge.put(f"{EMPTY_CALLS_KEY}/{k}", token) == token:
-                self.empty_calls = max(self.empty_calls, k)
-                return
+        try:
+            for _ in range(16):  # a race lost to another worker's call moves to the next number
+                latest = knowledge.latest(EMPTY_CALLS_KEY)
+                k = (latest[0] if latest is not None else 0) + 1
+                token = uuid.uuid4().hex
+                if knowledge.put(f"{EMPTY_CALLS_KEY}/{k}", token) == token:
+                    self.empty_calls = max(self.empty_calls, k)
+                    return
+            logger.warning("trust: 16 races lost writing an empty call; it counts in this process only")
+        except Exception as exc:  # the batch must not be lost to the store
+            logger.warning("trust: cannot write to the study's record (%s: %s); the empty call counts in this "
+                           "process only", type(exc).__name__, exc)
 
     def state_dict(self) -> dict[str, Any]:
         """What this process knows beyond the trials (their provenance is in the study): the

@@ -179,8 +179,9 @@ class ReportingMixin:
         )
 
     def knowledge(self, study: Study) -> StudyKnowledge:
-        """The knowledge the method shares through ``study`` (export it with ``.export(path)``,
-        seed a new study with ``.load(path)``)."""
+        """The knowledge the method shares through ``study`` (export it with ``.export(path)``;
+        ``.load(path)`` continues that study elsewhere, ``.load(path, transfer=True)`` gives a
+        new study its knowledge as prior knowledge, without the trust rule's record)."""
         return StudyKnowledge.of(study)
 
     def _count(self, name: str, reason: str | None = None, kind: str | None = None) -> None:

@@ -15,7 +15,7 @@ pytest-benchmark's statistics are per trial (``iterations=5`` per round).
 Two ways to keep the LLM off the clock, both reported:
 
 - ``operators``: ``use_llm=False``. Every batch comes from the method's own non-LLM path
-  (SEKI/CoLLM-NAS: mutation of good trials; LAPT: regularized evolution, over the full space
+  (SEKI/CoLLM-NAS: mutation of good trials; LAPT: the same operator over the whole space,
   since no principles can be learned without an LLM; GPT-EA: GA + random refill). No LLM code runs at all: this is purely our
   code, and what pytest-benchmark's own statistics show for these rows.
 - ``llm``: the full LLM path against the instant fake endpoint (``tests/fake_openai.py``):

@@ -80,7 +80,7 @@ def test_a_study_survives_llm_faults(table, sampler_class):
     assert slowest <= CALL_LIMIT_S * 2, f"a trial waited {slowest:.1f} s for the LLM"  # ≤ 2 calls in one trial
     pipeline = summary["pipeline"]
     assert sum(pipeline["fallback_reasons"].values()) == pipeline["fallback_proposals"]
-    if sampler_class is LAPTSampler:  # LAPT's proposals come from REA; a failed call keeps the principles
+    if sampler_class is LAPTSampler:  # LAPT's proposals come from its principles or its operator; a failed call keeps the principles
         kinds = [v["provenance"]["kind"] for k, v in sampler.knowledge(study).items().items()
                  if k.startswith("lapt/principles/")]
         assert "kept" in kinds or "default" in kinds
@@ -102,7 +102,7 @@ def test_an_nni_search_survives_llm_faults(table, strategy_class):
     records = strategy.records()
     assert len(records) == BUDGET and all(r["state"] == "complete" for r in records)
     assert len({json.dumps(r["config"], sort_keys=True) for r in records}) == BUDGET
-    if strategy_class is LAPTStrategy:  # LAPT's proposals come from REA; a failed call keeps the principles
+    if strategy_class is LAPTStrategy:  # LAPT's proposals come from its principles or its operator; a failed call keeps the principles
         kinds = [v["provenance"]["kind"] for k, v in strategy.knowledge.items().items() if k.startswith("lapt/principles/")]
         assert "kept" in kinds or "default" in kinds
     else:

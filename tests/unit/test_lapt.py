@@ -290,7 +290,7 @@ def test_imported_principles_do_not_stick_to_the_method_object(tmp_path):
     assert method.source_kind == "warm-start", "a second study with this object still warm-starts"
 
 
-def test_the_operators_slots_evolve_in_the_full_space_without_asking_the_llm():
+def test_the_operators_slots_search_the_whole_space_without_asking_the_llm():
     """The trust rule's slots for the operator: the method's operator over the whole space (as
     with ``use_llm=False``), labelled as the operator's, no principles learned or asked for."""
     from llmnas.proposals import OPERATOR_TURN_REASON, Context

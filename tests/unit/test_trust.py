@@ -206,3 +206,32 @@ def test_the_screen_lets_a_trusted_llms_answers_through() -> None:
     assert pipeline["screened_candidates"] > 0  # the screen ran
     llm_trials = [o for o in history if o.source in ("llm", "llm-reask")]
     assert len(llm_trials) >= 15 and pipeline["screened_out_llm"] <= 5  # (only before the LLM was trusted)
+
+
+def test_a_store_that_fails_costs_no_batch_and_is_not_transferred(tmp_path) -> None:
+    """The study's record is best effort: a store that raises leaves the rule with this process's
+    count (logged), and a knowledge file given to another study leaves the record behind."""
+    from llmnas.trust import EMPTY_CALLS_KEY, STARTED_KEY
+
+    class Broken(InMemoryKnowledge):
+        def latest(self, prefix):
+            raise OSError("storage down")
+
+        def put(self, key, value):
+            raise OSError("storage down")
+
+    trust = SourceTrust()
+    trust.count_empty_call(Broken())
+    assert trust.empty_calls == 1 and trust.started
+    turn = trust.allocate(History([Observation({"x": 0}, (1.0,), source="fallback")]), seed=0, n=4, knowledge=Broken())
+    assert turn.llm.losses == 1
+
+    knowledge = InMemoryKnowledge()
+    SourceTrust().count_empty_call(knowledge)
+    knowledge.put("seki/strategy/0", "widen")
+    path = knowledge.export(tmp_path / "k.json")
+    other = InMemoryKnowledge()
+    other.load(path, transfer=True)
+    assert other.get("transfer/seki/strategy/0") == "widen"
+    assert not any(k.startswith(("trust/", "transfer/trust/")) for k in other.items())
+    assert knowledge.latest(EMPTY_CALLS_KEY) is not None and knowledge.get(STARTED_KEY) is True

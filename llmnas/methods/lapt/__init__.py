@@ -16,8 +16,8 @@
   revision, the LLM gets the top ``top_n`` found and updates principles and whitelist; if not,
   it starts again from the *original* principles and suggests other options.
 
-The LLM only learns and adapts principles; every proposal comes from REA (or, before
-principles exist in a warm start, from the fallback operator). An LLM that fails or is over
+The LLM only learns and adapts principles; every proposal comes from REA inside them (or, where
+none refine the space, e.g. before principles exist in a warm start, from the method's operator). An LLM that fails or is over
 its call budget changes nothing but the principles: the current ones are kept (logged).
 
 **The principles artifact** is JSON: ``{"format", "text", "whitelist", "max_options",
