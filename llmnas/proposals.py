@@ -81,11 +81,16 @@ class LLMHealth:
                 return False
             return True
 
-    def overflowed(self, listed: int) -> int:
-        """A prompt that listed ``listed`` characters of tried architectures exceeded the
-        model's context window: list at most half of that from now on (at least 1,000)."""
+    def overflowed(self, listed: int, budget: int) -> int:
+        """A prompt built to list at most ``budget`` characters of tried architectures, which
+        listed ``listed``, exceeded the model's context window: from now on list at most half
+        the budget, or half of what it listed when that was under half the budget (at least
+        1,000). A prompt built before an earlier shrink (calls at the same time) shrinks nothing
+        more."""
         with self._lock:
-            self.tried_chars = max(1000, min(self.tried_chars or listed, listed) // 2)
+            if self.tried_chars is not None and budget > self.tried_chars:
+                return self.tried_chars
+            self.tried_chars = max(1000, (budget if listed > budget // 2 else listed) // 2)
             return self.tried_chars
 
     def record(self, *, timed_out: bool) -> bool:
@@ -200,6 +205,8 @@ class Context:
     llm_unavailable: str = ""  # why there is no LLM when one was asked for (spec failed to resolve)
     role_llms: Mapping[str, LLM | None] = field(default_factory=dict)  # e.g. navigator / generator
     prompt_history: str = "summary"  # how prompts show what was tried (llmnas.prompts.tried)
+    tried_listed: int = 0  # characters of tried architectures the latest prompt listed ("summary")
+    tried_budget: int = 0  # the most it could list then
     operator_turn: bool = False  # the trust rule gave these slots to the method's operator (no LLM)
     trust_turn: bool = False  # the trust rule gave these slots to the LLM (GPT-EA then seeds generation 0)
     known_pending: int = 0  # the last ``known_pending`` of ``pending`` have their keys in ``known_keys``
@@ -467,9 +474,13 @@ class Context:
         tried architectures in this searcher's later prompts (and say so in the log line)."""
         if self.health is None or not exceeds_context(exc):
             return ""
+        if self.prompt_history != "summary":
+            return ("; the prompt exceeded the model's context window (prompt_history='lists' lists a fixed "
+                    "number of architectures: a model with a larger window is needed)")
         from .prompts.tried import TRIED_CHARS  # (the prompts import this module)
 
-        chars = self.health.overflowed(self.health.tried_chars or TRIED_CHARS)
+        budget = self.tried_budget or TRIED_CHARS
+        chars = self.health.overflowed(self.tried_listed or budget, budget)
         return f"; the prompt exceeded the model's context window: later prompts list at most {chars} characters of tried architectures"
 
     def without_llm(self) -> None:

@@ -412,16 +412,15 @@ class Comparison:
         if len(llms) > 1:
             raise ValueError(f"{reference / RUNS_FILE} mixes LLMs {llms}: repeat them one at a time")
         kwargs.setdefault("llm", llms[0].split(" (")[0] if llms else None)  # "local:smollm2 (llama.cpp)"
-        # each run repeats with the options it was recorded with (options_of), unless others are given
-        given = kwargs.pop("options", None)
+        # each run repeats with the options it was recorded with (options_of); those given replace theirs
+        given = dict(kwargs.pop("options", None) or {})
         comparison = cls(out, benchmarks=[str(r["benchmark"]) for r in runs],
                    contenders=[str(r["contender"]) for r in runs], seeds=sorted({int(r["seed"]) for r in runs}),
                    budget=budgets[0], replay=not fresh, cache=None if fresh else reference / CACHE_DIR,
                    only=[(str(r["benchmark"]), str(r["contender"]), int(r["seed"])) for r in runs],
                    options=given, **kwargs)
-        if given is None:
-            comparison.run_options = {(str(r["benchmark"]), str(r["contender"]), int(r["seed"])): options_of(r)
-                                      for r in runs}
+        comparison.run_options = {(str(r["benchmark"]), str(r["contender"]), int(r["seed"])): {**options_of(r), **given}
+                                  for r in runs}
         return comparison
 
     @property

@@ -142,6 +142,8 @@ class BaseLLM(ABC):
         self.cache_dir: Path | None = Path(cache) if cache is not None else None
         self.cache_mode = cache_mode
         self._usage = UsageMeter()
+        self._overflowed: dict[str, str] = {}
+        """Requests (keys) that overflowed the model's context window in this process: their error."""
         self._secret_values: tuple[str, ...] = ()
         self._init_transient()
 
@@ -179,19 +181,24 @@ class BaseLLM(ABC):
                 self._usage.record(response)
                 self._trace(request, response, hit.mode, key)
                 return response
+        # A request over the context window fails the same way on this endpoint: it is not asked
+        # again in this process, and a replay raises the recorded error; a new run asks again
+        # (its model may have a larger window).
+        failed = self._overflowed.get(key)
+        if failed is None and self.cache_dir is not None and self.cache_mode == "replay":
             failed = read_cached_error(self.cache_dir, key)
-            if failed is not None:  # a request that always fails the same way (over the context window)
-                self._usage.record_error(cached=True)
-                self._trace(request, None, "cache", key, error=failed)
-                raise LLMError(failed)
-            if self.cache_mode == "replay":
-                self._usage.record_error()
-                error = LLMError(
-                    f"{self.description}: replay miss: no cached answer for request {key[:16]}… in "
-                    f"{self.cache_dir} (cache_mode='replay' never contacts the endpoint)"
-                )
-                self._trace(request, None, "cache", key, error=str(error))
-                raise error
+        if failed is not None:
+            self._usage.record_error(cached=True)
+            self._trace(request, None, "cache", key, error=failed)
+            raise LLMError(failed)
+        if self.cache_dir is not None and self.cache_mode == "replay":
+            self._usage.record_error()
+            error = LLMError(
+                f"{self.description}: replay miss: no cached answer for request {key[:16]}… in "
+                f"{self.cache_dir} (cache_mode='replay' never contacts the endpoint)"
+            )
+            self._trace(request, None, "cache", key, error=str(error))
+            raise error
 
         start = time.monotonic()
         try:
@@ -200,9 +207,11 @@ class BaseLLM(ABC):
             self._usage.record_error()
             safe = self._redact(str(exc))
             self._trace(request, None, None, key, error=safe, latency_s=time.monotonic() - start)
-            if self.cache_dir is not None and exceeds_context(safe):  # the same request fails alike: keep it
-                write_cached(self.cache_dir, key, request, safe, model=self._model, description=self.description,
-                             redact=self._redact)
+            if exceeds_context(exc):  # the same request fails alike on this endpoint: keep it
+                self._overflowed[key] = safe
+                if self.cache_dir is not None:  # for a replay
+                    write_cached(self.cache_dir, key, request, safe, model=self._model, description=self.description,
+                                 redact=self._redact)
             if safe != str(exc):
                 try:  # the same kind of error (a timeout stays a timeout), without the secret
                     clean = type(exc)(safe) if isinstance(exc, LLMError) else LLMError(safe)

@@ -26,12 +26,28 @@ class LLMError(RuntimeError):
     """No usable answer: the endpoint failed after retries, timed out, or refused the request."""
 
 
+_CONTEXT_PHRASES = (
+    "exceed context window",  # llama-cpp-python: "Requested tokens (9000) exceed context window of 8192"
+    "exceeds the available context size",  # llama.cpp's server
+    "maximum context length",  # OpenAI: "This model's maximum context length is 8192 tokens"
+    "context_length_exceeded",  # OpenAI's error code
+)
+
+
 def exceeds_context(error: BaseException | str) -> bool:
-    """Whether an error says the prompt did not fit the model's context window (llama.cpp's
-    "exceed context window", an OpenAI-compatible endpoint's "maximum context length" or
-    ``context_length_exceeded``): the same request always fails the same way."""
+    """Whether an error says the prompt did not fit the model's context window (one of the
+    phrases llama.cpp and OpenAI-compatible endpoints use): the same request fails the same way
+    on that endpoint. A timeout never is, whatever its text ("context deadline exceeded").
+
+    >>> exceeds_context("Requested tokens (8626) exceed context window of 8192")
+    True
+    >>> exceeds_context("Post http://gw/v1: context deadline exceeded"), exceeds_context("quota exceeded")
+    (False, False)
+    """
+    if isinstance(error, LLMTimeout):
+        return False
     text = str(error).lower()
-    return "context" in text and any(w in text for w in ("exceed", "maximum context length", "context_length"))
+    return "deadline" not in text and any(phrase in text for phrase in _CONTEXT_PHRASES)
 
 
 class LLMRefused(LLMError):

@@ -48,7 +48,8 @@ def tried_block(ctx: Context, *, top: int = 8, recent: int = 8, failures: int = 
         chars = (ctx.health.tried_chars if ctx.health is not None else None) or TRIED_CHARS
         best, used = _fill(ctx, history.top(len(history)), top, int(chars * _BEST_SHARE), seen)
         newest_first = (history[i] for i in range(len(history) - 1, -1, -1))
-        latest, _ = _fill(ctx, newest_first, recent, chars - used, seen)
+        latest, more = _fill(ctx, newest_first, recent, chars - used, seen)
+        ctx.tried_budget, ctx.tried_listed = chars, used + more  # what an overflow shrinks from
         shown = best + latest[::-1]
     else:
         shown, _ = _fill(ctx, history.top(top) + history.recent(recent), len(history), 0, seen)

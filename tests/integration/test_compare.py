@@ -271,6 +271,9 @@ def test_each_run_is_repeated_with_the_options_it_was_recorded_with(fake_openai,
     result = again.run()
     assert result.replay_misses == 0
     assert _curves(again.out) == _curves(recorded)
+    changed = Comparison.rerun_of(recorded, tmp_path / "changed", options={"trust": False})  # one option changed
+    assert changed.run_options == {("nb201-cifar10", "seki@optuna", 0): {"prompt_history": "lists", "trust": False},
+                                   ("nb201-cifar10", "seki@optuna", 1): {"trust": False}}
     old = {**runs[0], "version": 1}
     del old["options"]
     assert options_of(old) == {"trust": False, "prompt_history": "lists"}

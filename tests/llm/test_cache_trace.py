@@ -134,7 +134,8 @@ def test_the_api_key_is_never_written(
 
 def test_a_request_over_the_context_window_is_cached_as_its_error(fake_openai, tmp_path):
     """The endpoint says the prompt exceeds the context window: that request fails the same way
-    next time, in a replay too, without asking the endpoint again; other errors are not kept."""
+    next time in this process and in a replay, without asking the endpoint again; a new run asks
+    again; other errors are not kept."""
     too_long = "This model's maximum context length is 8192 tokens; your messages resulted in 9000 tokens"
     fake_openai.script([Status(400, message=too_long)])
     llm = make(fake_openai, cache=tmp_path, max_retries=0)
@@ -146,8 +147,23 @@ def test_a_request_over_the_context_window_is_cached_as_its_error(fake_openai, t
     replay = make(fake_openai, cache=tmp_path, cache_mode="replay")
     with pytest.raises(LLMError, match="maximum context length"):
         replay.complete(messages)
+    assert len(fake_openai.chat_requests) == 1
+    fresh = make(fake_openai, cache=tmp_path, max_retries=0)  # a new run: its window may be larger
+    assert fresh.complete(messages).text and len(fake_openai.chat_requests) == 2
     fake_openai.script([Status(500, message="boom")])
     other = [{"role": "user", "content": "another prompt"}]
     with pytest.raises(LLMError):
         llm.complete(other)
     assert llm.complete(other).text  # not kept: asked again, answered
+
+
+def test_only_a_context_window_error_counts_as_one() -> None:
+    """A timeout, whatever its words ("context deadline exceeded" from Go gateways), or a quota
+    error is no context overflow: it is neither cached nor a reason to list less."""
+    from llmnas.llm.protocol import LLMTimeout, exceeds_context
+
+    assert exceeds_context("local:smollm2 (llama.cpp): ValueError: Requested tokens (8626) exceed context window of 8192")
+    assert exceeds_context("Error code: 400 - {'error': {'code': 'context_length_exceeded'}}")
+    assert not exceeds_context("Post http://gateway/v1/chat/completions: context deadline exceeded")
+    assert not exceeds_context("quota exceeded for this context")
+    assert not exceeds_context(LLMTimeout("maximum context length reached while waiting"))

@@ -101,7 +101,17 @@ def test_a_prompt_over_the_context_window_shortens_the_later_listings():
     half = len(tried_block(ctx))
     assert half < full - TRIED_CHARS // 3
     ctx._shorten(LLMError("This model's maximum context length is 4096 tokens"))
-    assert ctx.health.tried_chars == TRIED_CHARS // 4 and len(tried_block(ctx)) < half
+    ctx._shorten(LLMError("context_length_exceeded"))  # a call made alongside, with the same prompt
+    assert ctx.health.tried_chars == TRIED_CHARS // 4, "one prompt shrinks the listing once"
+    assert len(tried_block(ctx)) < half
     for _ in range(10):
+        tried_block(ctx)
         ctx._shorten(LLMError("context_length_exceeded"))
     assert ctx.health.tried_chars == 1000  # never below: the best few stay listed
+
+    small, _ = _study(30, seed=4)  # a listing far under the budget: halved from what it listed
+    small.health = LLMHealth()
+    tried_block(small)
+    assert small.tried_listed < TRIED_CHARS // 2
+    small._shorten(LLMError("context_length_exceeded"))
+    assert small.health.tried_chars == max(1000, small.tried_listed // 2)
