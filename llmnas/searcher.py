@@ -346,8 +346,8 @@ class Searcher:
             turn = replace(turn, n=n, llm_slots=n)
         self.stats.add("trust_llm_slots", turn.llm_slots)
         self.stats.add("trust_operator_slots", turn.n - turn.llm_slots)
-        logger.info("%s: trust: %d of %d slots to the LLM (%s; LLM %s, operator %s in the top %.0f%%)",
-                    self.method.name, turn.llm_slots, turn.n, turn.reason, turn.llm, turn.own, 100 * self.trust.top)
+        logger.info("%s: trust: %d of %d slots to the LLM (%s; reward sums: LLM %s, operator %s)",
+                    self.method.name, turn.llm_slots, turn.n, turn.reason, turn.llm, turn.own)
         return turn
 
     def _propose_turn(self, ctx: Context, turn: Turn) -> list[Proposal]:

@@ -214,8 +214,11 @@ def _per_seed(group: Group, evaluations: int, key: str = "best_report") -> dict[
     return {s: float(v) for s, v in zip(seeds, column) if math.isfinite(v)}
 
 
-def _versus(mine: Group, other: Group, evaluations: int, maximize: bool, key: str = "best_report") -> str:
-    """``Δ of the means (seeds won–lost)``, positive when ``mine`` is better."""
+def _versus(mine: Group, other: Group, evaluations: int, maximize: bool, key: str = "best_report", *,
+            spread: bool = False) -> str:
+    """``Δ of the means (seeds won–lost)``, positive when ``mine`` is better; with ``spread``,
+    ``Δ ± its standard error (seeds won–lost)``, the error of the mean of the paired per-seed
+    differences (from 2 seeds on), so a reader can tell a cost from the seeds' noise."""
     a, b = _per_seed(mine, evaluations, key), _per_seed(other, evaluations, key)
     common = sorted(set(a) & set(b))
     if not common:
@@ -226,6 +229,9 @@ def _versus(mine: Group, other: Group, evaluations: int, maximize: bool, key: st
     lost = sum(sign * (a[s] - b[s]) < 0 for s in common)
     digits = 2 if max(abs(a[common[0]]), 1.0) >= 10 else 4
     text = f"{delta:+.{digits}f}" if round(delta, digits) != 0 else f"±{0:.{digits}f}"
+    if spread and len(common) > 1:
+        error = float(np.std([a[s] - b[s] for s in common], ddof=1)) / math.sqrt(len(common))
+        text += f" ± {error:.{digits}f}"
     return f"{text} ({won}–{lost})"
 
 

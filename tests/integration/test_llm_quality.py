@@ -6,6 +6,7 @@ are completed the way the quality says, the knob moves a method's results, and
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from typing import Any, Mapping, Sequence
 
@@ -192,6 +193,12 @@ def test_the_sweep_command_runs_end_to_end_and_resumes(tmp_path, capsys):
             assert f"| {method}@optuna | {quality} | 2 |" in report
         assert f"| {method}-nollm@optuna | no LLM | 2 |" in report
     assert "| tpe@optuna | no LLM | 2 |" in report and "Δ vs its ablation" in report
+    # Δ ± the standard error of the paired per-seed differences, from the runs themselves
+    final = {(r["contender"], r["llm"], r["seed"]): r["best_report"][-1] for r in runs}  # read_runs: the curve
+    diffs = [final[("seki@optuna", "quality:misleading", s)] - final[("seki-nollm@optuna", "none", s)] for s in (0, 1)]
+    error = statistics.stdev(diffs) / math.sqrt(2)
+    cell = f"{statistics.mean(diffs):+.2f}" if round(statistics.mean(diffs), 2) else "±0.00"
+    assert f"| {cell} ± {error:.2f} (" in report.split("| seki@optuna | misleading | 2 |")[1].splitlines()[0]
     assert not (out / "results.md").exists() and not (out / "llm-cache").exists()
     assert main(argv) == 0  # resumes: nothing left to do, the same runs
     assert "Nothing to run" in capsys.readouterr().err

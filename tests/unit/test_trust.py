@@ -36,10 +36,26 @@ def test_each_source_is_credited_from_its_provenance_label() -> None:
         history.add(Observation({"x": value}, (float(value),), source=label))
     history.add(Observation({"x": 99}, None, state="failed", source="llm"))
     llm, own = SourceTrust().arms(history)
-    # 8 usable trials: the top quarter is the best 2 ("random" and "" are nobody's)
-    assert llm == Arm(wins=0, losses=2) and own == Arm(wins=0, losses=3)
+    # 8 usable trials, cuts at the best 2, 4 and 6; "" and "random" (the best two) and "fixed" are nobody's
+    assert llm == Arm(wins=0, losses=2)  # the worst two
+    assert own.pulls == 3 and own.wins == pytest.approx(2 / 3 + 1 / 3 + 1 / 3)  # fallback, screen, operator:ga
     history.add(Observation({"x": 100}, (1000.0,), source="llm"))
-    assert SourceTrust().arms(history)[0] == Arm(wins=1, losses=2)
+    assert SourceTrust().arms(history)[0] == Arm(wins=1, losses=2)  # the best trial: a whole reward
+
+
+def test_a_trial_is_rewarded_by_its_quantile_in_the_study() -> None:
+    """Rewards 1, 2/3, 1/3 and 0 by quarter: an arm of the study's worst trials earns nothing,
+    one of middling trials earns some, so the rule tells a misleading source from a mediocre one."""
+    history = History()
+    for i in range(40):  # ranks: operator best, then a middling LLM, then a misleading one
+        source = "operator:ga" if i >= 30 else "llm" if i >= 10 else "llm-reask"
+        history.add(Observation({"x": i}, (float(i),), source=source))
+    llm, own = SourceTrust().arms(history)
+    assert own == Arm(wins=10, losses=0)  # 10 trials in the top quarter
+    # the LLM's 30: 10 in the second quarter (2/3 each), 10 in the third (1/3), 10 at the bottom (0)
+    assert llm.pulls == 30 and llm.wins == pytest.approx(10 * 2 / 3 + 10 / 3)
+    assert str(llm) == "10/30" and str(own) == "10/10"
+    assert SourceTrust(quantiles=[0.25]).arms(history)[0] == Arm(wins=0, losses=30)  # top-quarter wins only
 
 
 def test_the_llm_gets_the_first_batch_then_the_operator_starts_fresh() -> None:
@@ -77,7 +93,7 @@ def test_the_decision_is_the_studys_not_the_processs() -> None:
     before = [SourceTrust().allocate(history, seed=s, n=5) for s in range(20)]
     history.add(Observation({"x": -1}, (0.0,), source="llm"))
     after = [SourceTrust().allocate(history, seed=s, n=5) for s in range(20)]
-    assert all(a.llm.losses + 1 == b.llm.losses for a, b in zip(before, after))  # read afresh from the trials
+    assert all(a.llm.pulls + 1 == b.llm.pulls for a, b in zip(before, after))  # read afresh from the trials
 
 
 def test_calls_that_bring_nothing_count_against_the_llm() -> None:
@@ -90,8 +106,10 @@ def test_calls_that_bring_nothing_count_against_the_llm() -> None:
 
 
 def test_bad_settings_are_refused() -> None:
-    with pytest.raises(ValueError, match="top must be a fraction"):
-        SourceTrust(top=1.5)
+    with pytest.raises(ValueError, match="quantiles must be a non-empty list of fractions"):
+        SourceTrust(quantiles=[0.5, 1.5])
+    with pytest.raises(ValueError, match="quantiles must be"):
+        SourceTrust(quantiles=[])
     with pytest.raises(ValueError, match="trust must be True or False"):
         Searcher(SEKI(), trust="yes")  # type: ignore[arg-type]
 
@@ -122,7 +140,7 @@ def test_an_endpoint_that_answers_nonsense_is_called_less_and_less() -> None:
     sources = summary["trust"]["sources"]  # per label: what it made, what was evaluated, how it ranked
     assert sum(s["evaluated"] for s in sources.values()) >= 90 and "llm" not in sources
     assert sum(s["in_top"] for s in sources.values()) >= 20
-    assert "trust (top 25% wins)" in trusting.summary_line("sampler: 100 trials finished")
+    assert "trust (reward: quantile in the study)" in trusting.summary_line("sampler: 100 trials finished")
 
 
 def test_a_restarted_worker_goes_on_with_what_the_rule_knew() -> None:

@@ -81,14 +81,15 @@ def _section(benchmark: str, budget: int, groups: Sequence[Group]) -> list[str]:
              f"Search on `{search}`; reported: `{report}` of the best-by-`{search}` configuration after {budget} "
              f"evaluations (mean over seeds). Top 0.1 % = the best {first['top_count']} of {first['table_size']} "
              f"by `{search}`. Δ: the method's mean minus its own `use_llm=False` ablation's on the seeds both ran "
-             "(positive: the LLM helped), in brackets the seeds won–lost. Repeats: the LLM's answers that were "
+             "(positive: the LLM helped) ± the standard error of that mean (of the per-seed differences: "
+             "a Δ within about two of them of zero is the seeds' noise), in brackets the seeds won–lost. Repeats: the LLM's answers that were "
              "already tried or running, per 100 evaluations.", "",
              f"| contender | LLM quality | seeds | evals to top 0.1 % | `{report}` @{budget} | Δ vs its ablation | "
              "LLM calls / eval | repeats / 100 evals |", "|---|---|---|---|---|---|---|---|"]
     verdict: dict[tuple[str, str], tuple[str, str]] = {}
     for group in ours:
         own = _ablation_of(group, groups)
-        delta = _versus(group, own, budget, maximize) if own is not None else "–"
+        delta = _versus(group, own, budget, maximize, spread=True) if own is not None else "–"
         verdict[(group.contender, _quality(group))] = (_reached(group), delta)
         lines.append(f"| {group.contender} | {_quality(group)} | {len(group.runs)} | {_reached(group)} | "
                      f"{_fmt(group.at(budget)[0], digits)} | {delta} | {group.per_evaluation('llm_calls'):.2f} | "
