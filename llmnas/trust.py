@@ -23,11 +23,11 @@ the bound to rewards in [0, 1]; the expectation, not a coin per trial, so that e
 decides alike. Graded rewards tell a source that writes the study's worst trials from one that
 writes middling ones: a top-quarter win alone counts both as losses, and a useless LLM then
 keeps a wide posterior for longer (on NAS-Bench-201 with a misleading fake LLM, over 48 seeds
-and three tables, the graded reward halves its calls: 0.018 per evaluation instead of 0.037). One pair of draws decides
-whether the LLM is called for the batch, and one pair per further slot decides its share of
-the slots. Why this rule:
+and three tables, the graded reward halves its calls: 0.018 per evaluation instead of 0.037).
+One pair of draws decides whether the LLM is called for the batch, and one pair per further
+slot decides its share of the slots. Why this rule:
 
-- it needs no tuning constant beyond the win threshold, and is the same in both hosts;
+- it needs no tuning constant beyond the reward's cuts, and is the same in both hosts;
 - a source that keeps losing gets fewer slots *and fewer calls* (a useless LLM also costs less
   wall time), a source that keeps winning gets more, and a losing source is never starved: its
   posterior always leaves it a chance, so an LLM that improves (or a study that moves to where

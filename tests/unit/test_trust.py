@@ -58,6 +58,21 @@ def test_a_trial_is_rewarded_by_its_quantile_in_the_study() -> None:
     assert SourceTrust(quantiles=[0.25]).arms(history)[0] == Arm(wins=0, losses=30)  # top-quarter wins only
 
 
+def test_an_llm_of_the_studys_worst_trials_gets_fewer_slots_than_with_top_quarter_wins() -> None:
+    """The LLM's 4 trials are the study's worst, the operator's 36 the rest: with top-quarter wins
+    the operator looks poor too (10 of 36 win), with graded rewards its middling trials count,
+    so the misleading LLM is given far fewer slots."""
+    history = History()
+    for i in range(40):
+        history.add(Observation({"x": i}, (float(i),), source="llm" if i < 4 else "operator:ga"))
+
+    def llm_share(trust_of) -> float:
+        return statistics.mean(trust_of().allocate(history, seed=s, n=5).llm_slots / 5 for s in range(400))
+
+    graded, top_quarter = llm_share(SourceTrust), llm_share(lambda: SourceTrust(quantiles=[0.25]))
+    assert graded < top_quarter / 2 and top_quarter > 0.02
+
+
 def test_the_llm_gets_the_first_batch_then_the_operator_starts_fresh() -> None:
     trust = SourceTrust()
     first = trust.allocate(History(), seed=3, n=5)
