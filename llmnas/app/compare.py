@@ -73,7 +73,8 @@ def add_compare_parser(sub: Any) -> None:
                               "(headings shifted down two levels)")
     compare.add_argument("--llm-quality", type=quality_list, default=None, metavar="QUALITIES",
                          help="the LLM-quality sweep instead: every method (default: ours in Optuna, their "
-                              "-nollm ablations and tpe@optuna) with a fake LLM answering from the table at each "
+                              "-nollm ablations, tpe@optuna and random@optuna, which set each table's "
+                              "tolerance) with a fake LLM answering from the table at each "
                               "of these comma-separated qualities (expert, middle, misleading, uninformed); "
                               "report in OUT/quality.md")
     compare.add_argument("--trust", choices=["on", "off"], default=None,

@@ -65,6 +65,14 @@ class Group:
     def method(self) -> str | None:
         return self.runs[0].get("method")
 
+    def ablation(self, groups: Iterable["Group"]) -> "Group | None":
+        """This method's own LLM-off ablation among ``groups``, else ``None``: the same host and
+        ``method``, which a record names with its screen (``seki+screen@optuna``'s ablation is
+        ``seki-nollm+screen@optuna``, not ``seki-nollm@optuna``)."""
+        host = self.contender.split("@")[-1]
+        return next((g for g in groups if g.kind == "ablation" and g.method == self.method
+                     and g.contender.split("@")[-1] == host), None)
+
     def matrix(self, key: str = "best_report") -> np.ndarray:
         """``key``'s curve per seed (rows, sorted by seed) over evaluations 1…budget; a run that
         stopped early keeps its last value (best so far), ``nan`` before the first value."""
@@ -253,9 +261,7 @@ def _verdicts(
     for group in mine:
         cells = [group.contender]
         if has_llm:
-            host = group.contender.split("@")[1]
-            own = next((g for g in groups if g.kind == "ablation" and g.method == group.method
-                        and g.contender.endswith("@" + host)), None)
+            own = group.ablation(groups)
             cells.append(_versus(group, own, point, maximize, key)
                          if group.kind == "ours" and own is not None else "–")
         cells += [_versus(group, by_name[r], point, maximize, key) for r in rivals]
@@ -269,9 +275,7 @@ def _verdicts(
 def _ablation(groups: Sequence[Group], budget: int, report: str) -> list[str]:
     rows = []
     for ours in (g for g in groups if g.kind == "ours"):
-        host = ours.contender.split("@")[1]
-        own = next((g for g in groups if g.kind == "ablation" and g.method == ours.method
-                    and g.contender.endswith("@" + host)), None)
+        own = ours.ablation(groups)
         common = ours.seeds & own.seeds if own is not None else set()
         if not common:
             continue

@@ -182,9 +182,9 @@ def test_the_sweep_command_runs_end_to_end_and_resumes(tmp_path, capsys):
             "--seeds", "2", "--evaluations", "20", "--out", str(out)]
     assert main(argv) == 0
     err = capsys.readouterr().err
-    assert "LLM-quality sweep: 34 runs to do (680 evaluations)" in err and "estimated" in err
+    assert "LLM-quality sweep: 36 runs to do (720 evaluations)" in err and "estimated" in err
     runs = read_runs(out / "runs.jsonl")
-    assert len(runs) == 4 * 3 * 2 + 5 * 2  # our 4 methods x 3 qualities, 4 ablations and TPE, 2 seeds
+    assert len(runs) == 4 * 3 * 2 + 6 * 2  # our 4 methods x 3 qualities, 4 ablations, TPE and random, 2 seeds
     assert {r["llm"] for r in runs} == {"none", "quality:expert", "quality:uninformed", "quality:misleading"}
     assert all(r["evaluations"] == 20 for r in runs)
     report = (out / "quality.md").read_text()
@@ -199,6 +199,9 @@ def test_the_sweep_command_runs_end_to_end_and_resumes(tmp_path, capsys):
     error = statistics.stdev(diffs) / math.sqrt(2)
     cell = f"{statistics.mean(diffs):+.2f}" if round(statistics.mean(diffs), 2) else "±0.00"
     assert f"| {cell} ± {error:.2f} (" in report.split("| seki@optuna | misleading | 2 |")[1].splitlines()[0]
+    # the table's tolerance: a quarter of TPE's lead over random search, from the runs themselves
+    lead = statistics.mean(final[("tpe@optuna", "none", s)] - final[("random@optuna", "none", s)] for s in (0, 1))
+    assert f"random search at 20 evaluations ({lead:+.2f}): {max(0.0, lead / 4):.2f}." in report
     assert not (out / "results.md").exists() and not (out / "llm-cache").exists()
     assert main(argv) == 0  # resumes: nothing left to do, the same runs
     assert "Nothing to run" in capsys.readouterr().err
@@ -206,7 +209,7 @@ def test_the_sweep_command_runs_end_to_end_and_resumes(tmp_path, capsys):
     again = QualitySweep(tmp_path / "again", benchmarks=["nb201-cifar10"], qualities=["misleading", "expert"],
                          seeds=[1], budget=20).run().records  # another order, seed 1 alone: the same runs
     recorded = {run_key(r): r for r in runs}
-    assert len(again) == 4 * 2 + 5 and all(recorded[run_key(r)][f] == r[f] for r in again for f in _SAME_FIELDS)
+    assert len(again) == 4 * 2 + 6 and all(recorded[run_key(r)][f] == r[f] for r in again for f in _SAME_FIELDS)
     (out / "quality.md").unlink()
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- llmnas compare sweep: start -->\nstale\n<!-- llmnas compare sweep: end -->\n")
@@ -257,3 +260,25 @@ def test_the_sweep_runs_with_the_trust_rule_on_or_off_and_records_which(tmp_path
     with pytest.raises(SystemExit) as bad:
         main(common + ["--trust", "maybe", "--out", str(tmp_path / "bad")])
     assert bad.value.code == 2 and "--trust" in capsys.readouterr().err
+
+
+def test_a_screened_method_is_compared_with_its_screened_ablation(tmp_path):
+    """With both ablations in a sweep, ``seki+screen@optuna``'s Δ is against
+    ``seki-nollm+screen@optuna`` and ``seki@optuna``'s against ``seki-nollm@optuna``, whatever
+    their order in the records (each report and table pairs a method by method, host and screen)."""
+    out = tmp_path / "sweep"
+    assert main(["compare", "--benchmarks", "nb201-cifar10", "--llm-quality", "misleading", "--contenders",
+                 "seki-nollm+screen@optuna,seki-nollm@optuna,seki@optuna,seki+screen@optuna",
+                 "--seeds", "2", "--evaluations", "40", "--out", str(out)]) == 0
+    runs = read_runs(out / "runs.jsonl")
+    final = {(r["contender"], r["seed"]): r["best_report"][-1] for r in runs}
+    assert any(final[("seki-nollm+screen@optuna", s)] != final[("seki-nollm@optuna", s)] for s in (0, 1))
+    report = (out / "quality.md").read_text()
+    pairs = {"seki+screen@optuna": "seki-nollm+screen@optuna", "seki@optuna": "seki-nollm@optuna"}
+    for ours, own in pairs.items():
+        other = next(a for a in pairs.values() if a != own)
+        delta, wrong = (statistics.mean(final[(ours, s)] - final[(a, s)] for s in (0, 1)) for a in (own, other))
+        row = report.split(f"| {ours} | misleading | 2 |")[1].splitlines()[0]
+        cell = row.split("|")[2].strip()  # evals to the top 0.1 %, test_acc, Δ ± error (won–lost), ...
+        shown = 0.0 if cell.startswith("±0.00") else float(cell.split(" ")[0])
+        assert abs(shown - delta) <= 0.0051 and (abs(shown - wrong) > 0.0051 or abs(delta - wrong) < 0.01), row

@@ -380,3 +380,43 @@ def test_a_trusted_llm_writes_generation_zero_and_the_papers_loop_starts_at_rand
     assert all(set(node["required"]) == set(SPACE.names) for node in first["properties"].values())
     paper = Searcher(GPTEA(population=10, generations=5), llm=llm_for(fake_openai), seed=0, trust=False)
     assert run(paper, 10)[1] == ["init"] * 10
+
+
+def _sourced(sources: list[str], seed: int = 0) -> Context:
+    """A context whose history holds one random architecture per label in ``sources``."""
+    ctx = _ctx(0, seed=seed)
+    for source in sources:
+        config = SPACE.sample(ctx.rng)
+        ctx.history.add(Observation(config, (score(config),), source=source))
+    return ctx
+
+
+def test_the_llms_seeds_do_not_take_the_place_of_the_random_population():
+    """Generation 0 ends when the study holds ``population`` architectures that are not the
+    LLM's (or twice the population in all): an LLM that seeded half of it with bad
+    architectures leaves the GA a whole random population to breed from."""
+    method = GPTEA(population=10)
+    assert method.generation(_sourced(["llm"] * 5 + ["init"] * 5)) == 0  # the paper's count would say 1
+    assert method.generation(_sourced(["llm"] * 5 + ["init"] * 9 + ["fixed"])) == 1  # the host's count too
+    assert method.generation(_sourced(["llm"] * 5 + ["init"] * 10)) == 1
+    assert method.generation(_sourced(["llm"] * 19 + ["init"])) == 2  # a trusted LLM's seeds: capped
+    assert method.generation(_sourced(["init"] * 10)) == 1  # no LLM trial: as in the paper
+    assert method.generation(_sourced(["init"] * 10 + ["llm"] * 15)) == 2
+
+
+def test_after_the_llms_seeds_the_operator_still_draws_a_whole_random_population(fake_openai):
+    """End to end with the trust rule and an LLM whose architectures are the worst (a misleading
+    LLM): the operator's random architectures in generation 0 number at least ``population``
+    (batches of 5 are decided at their start) before the GA's offspring come."""
+    searcher = Searcher(GPTEA(population=10, generations=5), llm=llm_for(fake_openai), seed=0)
+    history, knowledge, sources = History(), InMemoryKnowledge(), []
+    while len(history) < 30:  # as the hosts do, each trial keeps its source
+        [p] = searcher.next_proposals(SPACE, history, [], knowledge)
+        sources.append(p.source.value)
+        value = -1.0 if p.source == "llm" else score(p.config)
+        history.add(Observation(p.config, (value,), source=p.source.value))
+    assert sources[:5] == ["llm"] * 5
+    first_offspring = next(i for i, s in enumerate(sources) if s not in ("llm", "init"))
+    assert sources[:first_offspring].count("init") >= 10  # (before: 5, then generation 1 bred)
+    assert first_offspring <= 20 and sources[first_offspring:].count("init") == 0
+    assert distinct_and_valid(history)

@@ -4,7 +4,7 @@
   network) whose answers come from a benchmark table at a chosen quality: ``expert`` (the top
   1 %), ``middle``, ``misleading`` (the bottom 10 %) or ``uninformed`` (uniform);
 - :mod:`llmnas.app.quality.sweep`: :class:`QualitySweep`, every method with each quality next
-  to its ``use_llm=False`` ablation and TPE (``llmnas compare --llm-quality …``);
+  to its ``use_llm=False`` ablation, TPE and random search (``llmnas compare --llm-quality …``);
 - :mod:`llmnas.app.quality.report`: the sweep's report, ``quality.md``.
 """
 

@@ -28,7 +28,7 @@ from ..records import RUNS_FILE, options_of, read_runs
 from ..report import Group, _fmt, _versus, group_runs
 from .llm import STATELESS
 
-__all__ = ["QUALITY_FILE", "QUALITY_PREFIX", "is_quality_run", "quality_markdown", "write_quality_report"]
+__all__ = ["QUALITY_FILE", "QUALITY_PREFIX", "is_quality_run", "quality_markdown", "tolerance", "write_quality_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ QUALITY_PREFIX = "quality:"
 """The LLM key of a run with the quality-controlled fake: ``quality:<quality>``."""
 _QUALITY_ORDER = tuple(q + suffix for suffix in ("", STATELESS) for q in ("expert", "middle", "uninformed", "misleading"))
 _METHODS = list(OUR_METHODS)
+_BAD_QUALITIES = tuple(q + suffix for suffix in ("", STATELESS) for q in ("middle", "uninformed", "misleading"))
+TPE, RANDOM = "tpe@optuna", "random@optuna"
+"""The built-ins whose gap sets a table's tolerance (:func:`tolerance`)."""
 
 
 def is_quality_run(run: Mapping[str, Any]) -> bool:
@@ -47,12 +50,6 @@ def is_quality_run(run: Mapping[str, Any]) -> bool:
 
 def _quality(group: Group) -> str:
     return group.llm[len(QUALITY_PREFIX):] if group.llm.startswith(QUALITY_PREFIX) else "–"
-
-
-def _ablation_of(group: Group, groups: Sequence[Group]) -> Group | None:
-    host = group.contender.split("@")[1]
-    return next((g for g in groups if g.kind == "ablation" and g.method == group.method
-                 and g.contender.endswith("@" + host)), None)
 
 
 def _repeats(group: Group) -> str:
@@ -88,7 +85,7 @@ def _section(benchmark: str, budget: int, groups: Sequence[Group]) -> list[str]:
              "LLM calls / eval | repeats / 100 evals |", "|---|---|---|---|---|---|---|---|"]
     verdict: dict[tuple[str, str], tuple[str, str]] = {}
     for group in ours:
-        own = _ablation_of(group, groups)
+        own = group.ablation(groups)
         delta = _versus(group, own, budget, maximize, spread=True) if own is not None else "–"
         verdict[(group.contender, _quality(group))] = (_reached(group), delta)
         lines.append(f"| {group.contender} | {_quality(group)} | {len(group.runs)} | {_reached(group)} | "
@@ -97,6 +94,7 @@ def _section(benchmark: str, budget: int, groups: Sequence[Group]) -> list[str]:
     for group in (g for g in groups if g.kind != "ours"):
         lines.append(f"| {group.contender} | no LLM | {len(group.runs)} | {_reached(group)} | "
                      f"{_fmt(group.at(budget)[0], digits)} | – | – | – |")
+    lines += _tolerance_lines(groups, ours, budget, maximize, digits)
     contenders = list(dict.fromkeys(g.contender for g in ours))
     for title, index in (("Evaluations to the top 0.1 % (median, seeds that got there)", 0),
                          (f"Δ `{report}` @{budget} vs the method's own ablation", 1)):
@@ -106,6 +104,47 @@ def _section(benchmark: str, budget: int, groups: Sequence[Group]) -> list[str]:
             cells = [verdict.get((name, q), ("–", "–"))[index] for q in qualities]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
+
+
+def tolerance(groups: Sequence[Group], budget: int, maximize: bool = True) -> float | None:
+    """A quarter of TPE's lead over random search at ``budget`` (``tpe@optuna`` and
+    ``random@optuna`` among ``groups``, no LLM): how far below its ablation, or TPE, a method
+    with a bad LLM may end on a table (issue 15's rule). 0 when TPE does not lead; ``None``
+    without both."""
+    by_name = {g.contender: g for g in groups if g.kind == "builtin"}
+    if TPE not in by_name or RANDOM not in by_name:
+        return None
+    lead = by_name[TPE].at(budget)[0] - by_name[RANDOM].at(budget)[0]
+    lead = lead if maximize else -lead
+    return max(0.0, lead / 4) if math.isfinite(lead) else None
+
+
+def _tolerance_lines(groups: Sequence[Group], ours: Sequence[Group], budget: int, maximize: bool,
+                     digits: int) -> list[str]:
+    """The table's tolerance and the rows of a bad LLM (uninformed, misleading, middle) whose
+    mean ends beyond it: below their ablation's, or below TPE's."""
+    allowed = tolerance(groups, budget, maximize)
+    if allowed is None:
+        return []
+    tpe = next(g for g in groups if g.contender == TPE)
+    sign = 1.0 if maximize else -1.0
+    behind = []
+    for group in (g for g in ours if _quality(g) in _BAD_QUALITIES):
+        own = group.ablation(groups)
+        common = group.seeds & own.seeds if own is not None else set()
+        mean = group.at(budget)[0]
+        if own is not None and common:
+            gap = sign * (group.on_seeds(common).at(budget)[0] - own.on_seeds(common).at(budget)[0])
+            if gap < -allowed:
+                behind.append(f"{group.contender} {_quality(group)} vs its ablation "
+                              f"{_versus(group, own, budget, maximize, spread=True)}")
+        if sign * (mean - tpe.at(budget)[0]) < -allowed:
+            behind.append(f"{group.contender} {_quality(group)} vs TPE {_versus(group, tpe, budget, maximize, spread=True)}")
+    lead = tpe.at(budget)[0] - next(g for g in groups if g.contender == RANDOM).at(budget)[0]
+    return ["", f"Tolerance: a quarter of TPE's lead over random search at {budget} evaluations "
+            f"({sign * lead:+.{digits}f}): {allowed:.{digits}f}. A bad LLM's rows (uninformed, misleading, middle) "
+            "whose mean ends further below their ablation's or TPE's than that (Δ ± its standard error): "
+            + ("; ".join(behind) if behind else "none") + "."]
 
 
 def _settings(runs: Sequence[Mapping[str, Any]]) -> str:

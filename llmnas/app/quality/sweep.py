@@ -1,5 +1,5 @@
 """The LLM-quality sweep: every method with a :class:`~llmnas.app.quality.llm.QualityLLM` of
-each quality, next to its ``use_llm=False`` ablation and TPE, on tabular benchmarks.
+each quality, next to its ``use_llm=False`` ablation, TPE and random search, on tabular benchmarks.
 
 One :class:`~llmnas.app.runner.Comparison` per ``(benchmark, quality)`` writes into the same
 ``runs.jsonl`` (its LLM key is ``quality:<quality>``); the LLM-free contenders run with the
@@ -40,8 +40,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_QUALITIES: tuple[str, ...] = ("expert", "uninformed", "misleading")
 SWEEP_CONTENDERS: tuple[str, ...] = (
     *(f"{m}@optuna" for m in OUR_METHODS), *(f"{m}{ABLATION_SUFFIX}@optuna" for m in OUR_METHODS), "tpe@optuna",
+    "random@optuna",
 )
-"""The sweep's default contenders: our four methods in Optuna, their ablations, and TPE."""
+"""The sweep's default contenders: our four methods in Optuna, their ablations, TPE and random
+search (the two set each table's tolerance in the report)."""
 
 
 def parse_qualities(names: Iterable[str]) -> list[str]:
