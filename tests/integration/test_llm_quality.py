@@ -281,4 +281,4 @@ def test_a_screened_method_is_compared_with_its_screened_ablation(tmp_path):
         row = report.split(f"| {ours} | misleading | 2 |")[1].splitlines()[0]
         cell = row.split("|")[2].strip()  # evals to the top 0.1 %, test_acc, Δ ± error (won–lost), ...
         shown = 0.0 if cell.startswith("±0.00") else float(cell.split(" ")[0])
-        assert abs(shown - delta) <= 0.0051 and (abs(shown - wrong) > 0.0051 or abs(delta - wrong) < 0.01), row
+        assert abs(shown - delta) <= 0.0051 and abs(shown - wrong) > 0.0051, row  # these seeds tell them apart

@@ -106,44 +106,65 @@ def _section(benchmark: str, budget: int, groups: Sequence[Group]) -> list[str]:
     return lines
 
 
+def _paired_gap(mine: Group, other: Group, budget: int, maximize: bool) -> float | None:
+    """``mine``'s mean minus ``other``'s at ``budget`` on the seeds both ran, positive when
+    ``mine`` is better; ``None`` without a common seed."""
+    common = mine.seeds & other.seeds
+    if not common:
+        return None
+    gap = mine.on_seeds(common).at(budget)[0] - other.on_seeds(common).at(budget)[0]
+    return (gap if maximize else -gap) if math.isfinite(gap) else None
+
+
 def tolerance(groups: Sequence[Group], budget: int, maximize: bool = True) -> float | None:
     """A quarter of TPE's lead over random search at ``budget`` (``tpe@optuna`` and
-    ``random@optuna`` among ``groups``, no LLM): how far below its ablation, or TPE, a method
-    with a bad LLM may end on a table (issue 15's rule). 0 when TPE does not lead; ``None``
-    without both."""
+    ``random@optuna`` among ``groups``, no LLM; on the seeds both ran): how far below its
+    ablation, or TPE, a method with a bad LLM may end on a table (issue 15's rule). 0 when TPE
+    does not lead; ``None`` without both.
+
+    Example:
+        >>> def runs(name, finals):
+        ...     return Group("t", 2, name, "none", [{"seed": s, "kind": "builtin", "best_report": [v, v]}
+        ...                                         for s, v in enumerate(finals)])
+        >>> tpe, rnd = runs("tpe@optuna", [94.0, 94.4]), runs("random@optuna", [93.6, 93.2, 90.0])
+        >>> round(tolerance([tpe, rnd], 2), 2)  # (94.2 - 93.4) / 4: seed 2 has no TPE run
+        0.2
+        >>> tolerance([tpe, rnd], 2, maximize=False), tolerance([tpe], 2)  # lower is better: no lead
+        (0.0, None)
+    """
     by_name = {g.contender: g for g in groups if g.kind == "builtin"}
     if TPE not in by_name or RANDOM not in by_name:
         return None
-    lead = by_name[TPE].at(budget)[0] - by_name[RANDOM].at(budget)[0]
-    lead = lead if maximize else -lead
-    return max(0.0, lead / 4) if math.isfinite(lead) else None
+    lead = _paired_gap(by_name[TPE], by_name[RANDOM], budget, maximize)
+    return None if lead is None else max(0.0, lead / 4)
 
 
 def _tolerance_lines(groups: Sequence[Group], ours: Sequence[Group], budget: int, maximize: bool,
                      digits: int) -> list[str]:
     """The table's tolerance and the rows of a bad LLM (uninformed, misleading, middle) whose
-    mean ends beyond it: below their ablation's, or below TPE's."""
+    mean ends beyond it, as the report shows them (to its digits, on the seeds both ran): below
+    their ablation's, or below TPE's."""
     allowed = tolerance(groups, budget, maximize)
     if allowed is None:
-        return []
-    tpe = next(g for g in groups if g.contender == TPE)
-    sign = 1.0 if maximize else -1.0
+        missing = " and ".join(f"`{name}`" for name in (TPE, RANDOM)
+                               if not any(g.contender == name for g in groups))
+        return ["", f"Tolerance: none (it needs {missing or 'runs of TPE and random search on common seeds'} "
+                "in the sweep)."]
+    by_name = {g.contender: g for g in groups}
+    tpe = by_name[TPE]
     behind = []
     for group in (g for g in ours if _quality(g) in _BAD_QUALITIES):
-        own = group.ablation(groups)
-        common = group.seeds & own.seeds if own is not None else set()
-        mean = group.at(budget)[0]
-        if own is not None and common:
-            gap = sign * (group.on_seeds(common).at(budget)[0] - own.on_seeds(common).at(budget)[0])
-            if gap < -allowed:
-                behind.append(f"{group.contender} {_quality(group)} vs its ablation "
-                              f"{_versus(group, own, budget, maximize, spread=True)}")
-        if sign * (mean - tpe.at(budget)[0]) < -allowed:
-            behind.append(f"{group.contender} {_quality(group)} vs TPE {_versus(group, tpe, budget, maximize, spread=True)}")
-    lead = tpe.at(budget)[0] - next(g for g in groups if g.contender == RANDOM).at(budget)[0]
-    return ["", f"Tolerance: a quarter of TPE's lead over random search at {budget} evaluations "
-            f"({sign * lead:+.{digits}f}): {allowed:.{digits}f}. A bad LLM's rows (uninformed, misleading, middle) "
-            "whose mean ends further below their ablation's or TPE's than that (Δ ± its standard error): "
+        for label, other in (("its ablation", group.ablation(groups)), ("TPE", tpe)):
+            gap = _paired_gap(group, other, budget, maximize) if other is not None else None
+            if gap is not None and round(gap + allowed, digits) < 0:
+                behind.append(f"{group.contender} {_quality(group)} vs {label} "
+                              f"{_versus(group, other, budget, maximize, spread=True)}")
+    lead = _paired_gap(tpe, by_name[RANDOM], budget, maximize)
+    rule = (f"a quarter of TPE's lead over random search at {budget} evaluations ({lead:+.{digits}f}): "
+            f"{allowed:.{digits}f}" if allowed > 0 else
+            f"0: TPE does not lead random search at {budget} evaluations ({lead:+.{digits}f})")
+    return ["", f"Tolerance: {rule}. A bad LLM's rows (uninformed, misleading, middle) whose mean ends further "
+            "below their ablation's or TPE's than that, on the seeds both ran (Δ ± its standard error): "
             + ("; ".join(behind) if behind else "none") + "."]
 
 

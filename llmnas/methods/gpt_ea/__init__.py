@@ -210,10 +210,10 @@ class GPTEA(Method):
         so generation 0 is the first ``population`` trials, as in the paper. With the rule, the
         LLM's first batch seeds generation 0 (:meth:`_seeded`) *in addition to* the
         operator's random population: an LLM whose seeds are bad then costs its few slots,
-        not half of the population the GA breeds from (over 48 seeds and seven tables with a
-        misleading fake LLM, GPT-EA's mean cost against its ablation fell in 6 of 7, e.g. on
-        NAS-Bench-Graph Cora from −0.0061 to −0.0048 and, uninformed, −0.0036 to +0.0005). The
-        cap keeps a trusted LLM's seeding from postponing the GA."""
+        not half of the population the GA breeds from (measured in
+        ``results/llm-quality/gpt-ea-48-seeds``). The cap keeps a trusted LLM's seeding from
+        postponing the GA. ``t`` counts evaluations, so the mask rate stays where the budget
+        spent says: after a long generation 0 the next is generation 2 (or later)."""
         population = self.population_size(ctx)
         evaluated = len(ctx.history)
         if evaluated < 2 * population:
