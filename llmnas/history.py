@@ -226,8 +226,7 @@ class History:
             return
         # The order of ranked(): descending on (feasible, complete, signed value, arrival), i.e.
         # ascending on this key; arrival is unique, so the order is total and ties go to the latest.
-        key = (not obs.feasible, obs.state != TrialState.COMPLETE,
-               tuple(-s * v for s, v in zip(self._signs, obs.values or ())), -position)
+        key = self.rank_key(obs, position)
         at = bisect.bisect_left(self._rank_keys, key)
         if at == 0 and (not self._rank_keys or key[:3] < self._rank_keys[0][:3]):
             stats.improvements += 1  # strictly better than the best so far
@@ -235,6 +234,18 @@ class History:
         self._ranked.insert(at, obs)
         bisect.insort(self._source_rank_keys.setdefault(obs.source, []), key)
         self._rank_key_of.setdefault(id(obs), key)  # the same object twice: its first place, as before
+
+    def rank_key(self, obs: Observation, position: int) -> tuple:
+        """The ranking's sort key of a usable ``obs`` arriving at ``position`` (single objective)."""
+        return (not obs.feasible, obs.state != TrialState.COMPLETE,
+                tuple(-s * v for s, v in zip(self._signs, obs.values or ())), -position)
+
+    def place_of(self, obs: Observation) -> int:
+        """The position a usable ``obs`` would take in :meth:`ranked` if added now (0 = best; it
+        goes before its ties, as the latest arrival does). Single objective, O(log n)."""
+        if self.multi_objective:
+            raise ValueError("place_of ranks by one objective; this history has several.")
+        return bisect.bisect_left(self._rank_keys, self.rank_key(obs, len(self._observations)))
 
     def __len__(self) -> int:
         return len(self._observations)

@@ -14,7 +14,6 @@ proposals (``max_calls_per_proposal=0.5``), counting every call a method makes.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 from collections.abc import Set
@@ -209,8 +208,6 @@ class Context:
     tried_budget: int = 0  # the most it could list then
     operator_turn: bool = False  # the trust rule gave these slots to the method's operator (no LLM)
     trust_turn: bool = False  # the trust rule gave these slots to the LLM (GPT-EA then seeds generation 0)
-    known_pending: int = 0  # the last ``known_pending`` of ``pending`` have their keys in ``known_keys``
-    known_keys: Set[Any] | None = None  # (the study's keys when the operator starts from a fresh history)
     health: LLMHealth | None = None  # rests an endpoint that keeps timing out (the searcher's)
     accepted: list[Proposal] = field(default_factory=list, init=False)  # booked, not yet committed
     _open: int = field(default=0, init=False, repr=False)  # accepted in the batch being built
@@ -224,12 +221,8 @@ class Context:
 
     def __post_init__(self) -> None:
         own = set(self.taken._own if isinstance(self.taken, TakenKeys) else self.taken)
-        computed = len(self.pending) - self.known_pending
-        own.update(self.space.key(c) for c in itertools.islice(self.pending, max(0, computed)))
-        base = self.history.keys(self.space)
-        if self.known_keys is not None:  # (read, never changed: TakenKeys adds to its own set)
-            base = self.known_keys if not base else set(base) | set(self.known_keys)
-        self.taken = TakenKeys(base, own)
+        own.update(self.space.key(c) for c in self.pending)
+        self.taken = TakenKeys(self.history.keys(self.space), own)
 
     # -- validity and identity ---------------------------------------------------------------
     def problems(self, config: Config) -> list[str]:
@@ -483,8 +476,14 @@ class Context:
         chars = self.health.overflowed(self.tried_listed or budget, budget)
         return f"; the prompt exceeded the model's context window: later prompts list at most {chars} characters of tried architectures"
 
-    def without_llm(self) -> None:
-        """From now on the method's operator proposes (the trust rule's slots for it)."""
+    def without_llm(self, *, history: History | None = None, rng: np.random.Generator | None = None) -> None:
+        """From now on the method's operator proposes (the trust rule's slots for it), from
+        ``history`` (the operator's view of the study) and ``rng`` (its own stream) when given;
+        :attr:`taken` keeps the whole study's keys."""
+        if history is not None:
+            self.history = history
+        if rng is not None:
+            self.rng = rng
         self.llm = None
         self.role_llms = {role: None for role in self.role_llms}
         self.operator_turn, self.trust_turn = True, False

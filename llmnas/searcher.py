@@ -36,6 +36,7 @@ from .proposals import (
     SCREEN_REASON, Context, HostValidator, LLMHealth, PipelineStats, Proposal, Source, SpaceExhausted,
     TakenKeys, TargetReached,
 )
+from .operator_view import OperatorView
 from .screening import SurrogateScreen
 from .space import Config, SearchSpace
 from .trust import TRUSTED_BATCH_FACTOR, SourceTrust, Turn
@@ -105,6 +106,12 @@ class Searcher:
                         trusted_batch_factor=TRUSTED_BATCH_FACTOR if method.llm_calls_per_batch else 1)
             if options.trust and self.use_llm and method.llm_arm_sources else None
         )
+        self.operator_rng = np.random.default_rng(seed)
+        """The operator's own random stream under the trust rule, seeded as ``rng`` is: the
+        operator's draws are those of the ``use_llm=False`` ablation, whatever the LLM's turns
+        drew (common random numbers, see :mod:`llmnas.operator_view`)."""
+        self.operator_view: OperatorView | None = (
+            OperatorView(self.trust.llm_sources) if self.trust is not None else None)
         self.screen: SurrogateScreen | None = (
             screen if isinstance(screen, SurrogateScreen) else SurrogateScreen() if screen else None
         )
@@ -284,28 +291,21 @@ class Searcher:
                         self.method.name,
                     )
         turn = self._turn(history, want, budget, len(pending) + len(buffered), knowledge)
-        ctx_history, ctx_pending = history, list(pending) + buffered
-        known: dict[str, Any] = {}
         if turn is not None:
             want = turn.n
-            if turn.fresh:  # the operator starts as without the LLM; what the LLM proposed stays taken
-                ctx_pending += [o.config for o in history]
-                ctx_history = History(directions=history.directions, names=history.names)
-                known = {"known_pending": len(history), "known_keys": history.keys(space)}  # not keyed again
         calls_llm = turn is None or turn.calls_llm
         # The main LLM is set up only if some call uses it (a role without its own LLM).
         roles_covered = bool(self.method.llm_roles) and set(self.method.llm_roles) <= set(self.role_specs)
         llm = None if (roles_covered and self.use_llm) or not calls_llm else self.llm
         ctx = Context(
-            space=space, history=ctx_history, knowledge=knowledge, llm=llm, rng=self.rng,
-            pending=ctx_pending, budget=budget,
+            space=space, history=history, knowledge=knowledge, llm=llm, rng=self.rng,
+            pending=list(pending) + buffered, budget=budget,
             task=self.task, host_validator=host_validator, stats=self.stats,
             max_calls_per_proposal=self.max_calls_per_proposal,
             proposals_so_far=self.proposals_made, temperature=self.temperature,
             method_name=self.method.name, llm_unavailable=self._llm_unavailable,
             role_llms={role: self.role_llm(role) if calls_llm else None for role in self.method.llm_roles},
             health=self.health, prompt_history=self.prompt_history, operator_turn=not calls_llm, trust_turn=turn is not None and turn.calls_llm,
-            **known,
         )
         try:
             with llm_deadline(self.llm_timeout):
@@ -340,23 +340,32 @@ class Searcher:
         The study's ``knowledge`` holds the rule's record beyond the trials (empty calls)."""
         if self.trust is None or self._llm_unavailable or history.multi_objective:
             return None
-        turn = self.trust.allocate(history, seed=self.seed, n=want, knowledge=knowledge)
+        if self.method.operator_batch(history, knowledge):  # (the LLM's turns wait, their count too)
+            llm, own = self.trust.arms(history)
+            turn = Turn(want, 0, llm, own, f"{self.method.name} makes this batch without the LLM")
+        else:
+            turn = self.trust.allocate(history, seed=self.seed, n=want, knowledge=knowledge)
         if turn.n > want and budget is not None:
             n = min(turn.n, max(want, budget - len(history) - waiting))
             turn = replace(turn, n=n, llm_slots=n)
         self.stats.add("trust_llm_slots", turn.llm_slots)
-        self.stats.add("trust_operator_slots", turn.n - turn.llm_slots)
-        logger.info("%s: trust: %d of %d slots to the LLM (%s; reward sums: LLM %s, operator %s)",
-                    self.method.name, turn.llm_slots, turn.n, turn.reason, turn.llm, turn.own)
+        self.stats.add("trust_operator_slots", turn.operator_slots)
+        logger.info("%s: trust: %d slots to the LLM, %d to the operator (%s; reward sums: LLM %s, operator %s)",
+                    self.method.name, turn.llm_slots, turn.operator_slots, turn.reason, turn.llm, turn.own)
         return turn
 
     def _propose_turn(self, ctx: Context, turn: Turn) -> list[Proposal]:
         """The method's proposals for ``turn``: its LLM slots as the method makes them, then the
-        operator's slots with the LLM off. An LLM part that brought no LLM answer (nonsense,
-        a timeout) counts against the LLM (:meth:`SourceTrust.count_empty_call`, in the study's
-        knowledge)."""
-        assert self.trust is not None
+        operator's whole batch (:attr:`Turn.operator_slots`; a batch all the LLM's that brought
+        fewer is filled up) with the LLM off, from the operator's view of the study and its own
+        random stream (:mod:`llmnas.operator_view`; the study's keys stay taken), so that the
+        operator makes the batches it makes with ``use_llm=False``. A batch the method makes
+        without the LLM whatever the turn (:meth:`Method.operator_batch`, e.g. LAPT's warm start)
+        is the operator's (:meth:`_turn`). An LLM part that brought no LLM answer (nonsense, a timeout) counts
+        against the LLM (:meth:`SourceTrust.count_empty_call`, in the study's knowledge)."""
+        assert self.trust is not None and self.operator_view is not None
         new: list[Proposal] = []
+        own = turn.operator_slots
         if turn.calls_llm:
             calls = self.stats["llm_calls"]
             new = self.method.propose(ctx, turn.llm_slots)
@@ -364,9 +373,11 @@ class Searcher:
                 self.trust.begin(ctx.knowledge)
             elif self.stats["llm_calls"] > calls:
                 self.trust.count_empty_call(ctx.knowledge)
-        if len(new) < turn.n and not ctx.exhausted():
-            ctx.without_llm()
-            new += self.method.propose(ctx, turn.n - len(new))
+        own = max(own, turn.n - len(new))
+        if own > 0 and not ctx.exhausted():
+            view = self.operator_view.update(ctx.history, include_llm=turn.llm_proven)
+            ctx.without_llm(history=view, rng=self.operator_rng)
+            new += self.method.propose(ctx, own)
         return new
 
     def _maybe_prefetch(
@@ -526,6 +537,7 @@ class Searcher:
         with self._lock:
             return {
                 "rng": self.rng.bit_generator.state,
+                "operator_rng": self.operator_rng.bit_generator.state,
                 "stats": self.stats.as_dict(),
                 "proposals_made": self.proposals_made,
                 "buffer": [
@@ -540,6 +552,8 @@ class Searcher:
     def load_state_dict(self, state: Mapping[str, Any], space: SearchSpace | None = None) -> None:
         with self._lock:
             self.rng.bit_generator.state = state["rng"]
+            if "operator_rng" in state:  # (states saved before it had one: its stream starts again)
+                self.operator_rng.bit_generator.state = state["operator_rng"]
             self.stats.load(state.get("stats", {}))
             self.proposals_made = int(state.get("proposals_made", 0))
             if self.trust is not None and isinstance(state.get("trust"), Mapping):
@@ -559,6 +573,8 @@ class Searcher:
         state = self.__dict__.copy()
         for name in ("_lock", "_buffer_lock", "_prefetch_thread"):
             state.pop(name, None)
+        if self.operator_view is not None:  # a copy of the study: built again from it on the next batch
+            state["operator_view"] = OperatorView(self.operator_view.llm_sources, self.operator_view.admit_fraction)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -42,7 +42,12 @@ batch (what the papers do), then the operator's first batch, which starts as the
 with the LLM off (from an empty history, the LLM's architectures kept out as taken) so a
 misleading first answer cannot steer it. When every slot of a batch goes to the LLM the batch is
 made larger (:data:`TRUSTED_BATCH_FACTOR`, for methods whose calls come per batch): a trusted LLM
-writes more per call, which keeps calls per evaluation low.
+writes more per call, which keeps calls per evaluation low. Otherwise the operator makes its
+whole batch and the LLM's slots come on top (:attr:`Turn.operator_slots`), and the operator
+proposes from its own view of the study and its own random stream (:mod:`llmnas.operator_view`):
+the LLM's architectures teach it only once the rule has evidence that they are the better
+source (:attr:`Turn.llm_proven`), so an LLM no better than the operator leaves the operator's
+search as ``use_llm=False`` runs it, and costs only the evaluations it was given.
 
 Example:
     >>> from llmnas import History, Observation
@@ -74,7 +79,7 @@ from .provenance import Source
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EMPTY_CALLS_KEY", "HOST_SOURCES", "LLM_SOURCES", "QUANTILES", "STARTED_KEY", "TOP_FRACTION", "TRUSTED_BATCH_FACTOR",
+__all__ = ["EMPTY_CALLS_KEY", "HOST_SOURCES", "LLM_SOURCES", "PROOF_Z", "QUANTILES", "STARTED_KEY", "TOP_FRACTION", "TRUSTED_BATCH_FACTOR",
            "Arm", "SourceTrust", "Turn"]
 
 QUANTILES = (0.25, 0.5, 0.75)
@@ -87,6 +92,10 @@ TOP_FRACTION = QUANTILES[0]
 TRUSTED_BATCH_FACTOR = 3
 
 """When the LLM gets every slot of a batch, the batch is this many times larger (one call)."""
+
+PROOF_Z = 1.645
+"""How many standard deviations the LLM's posterior mean must lead the operator's for the
+operator to learn from the LLM's architectures (:attr:`Turn.llm_proven`)."""
 
 EMPTY_CALLS_KEY = TRUST_PREFIX + "empty_calls"
 """Knowledge entries ``trust/empty_calls/<k>``, one per LLM call that brought no usable answer,
@@ -128,8 +137,9 @@ class Arm:
 @dataclass(frozen=True)
 class Turn:
     """The decision for one batch: ``llm_slots`` of its ``n`` slots go to the LLM's answers
-    (none: the LLM is not called), the rest to the method's own operator; ``fresh`` asks the
-    operator to start as it would without the LLM; ``reason`` is for the log."""
+    (none: the LLM is not called), the rest to the method's own operator (whose whole batch
+    it is when shared, :attr:`operator_slots`); ``fresh`` marks the operator's first batch (it
+    starts as it would without the LLM); ``reason`` is for the log."""
 
     n: int
     llm_slots: int
@@ -143,11 +153,29 @@ class Turn:
         return self.llm_slots > 0
 
     @property
+    def llm_proven(self) -> bool:
+        """Whether the LLM's record beats the operator's with confidence: the difference of
+        the two Beta posteriors' means is at least :data:`PROOF_Z` standard deviations (a normal
+        approximation, one-sided 95 %). Only then does the operator learn from the LLM's
+        architectures (:mod:`llmnas.operator_view`): an LLM no better than the operator, or
+        one the study cannot tell from it yet, leaves the operator's search as without it."""
+        return _beats(self.llm, self.own, PROOF_Z)
+
+    @property
+    def operator_slots(self) -> int:
+        """The operator's proposals in the batch: none when the LLM has every slot, else its
+        whole batch of ``n``, the LLM's slots coming on top (the operator then makes the very
+        batches it makes without the LLM, see :mod:`llmnas.operator_view`)."""
+        return 0 if self.llm_slots >= self.n else self.n
+
+    @property
     def llm_trusted(self) -> bool:
-        """Whether the LLM's record is the better one (posterior means): the surrogate screen
-        then lets its answers through and screens only the operator's proposals."""
+        """Whether the surrogate screen lets the LLM's answers through (and screens only the
+        operator's proposals): while the LLM has no record yet (its first batch is evaluated,
+        as each arm must be pulled once), then while its record is the better one (posterior
+        means)."""
         llm, own = self.llm, self.own
-        return llm.pulls > 0 and (1 + llm.wins) / (2 + llm.pulls) > (1 + own.wins) / (2 + own.pulls)
+        return llm.pulls == 0 or (1 + llm.wins) / (2 + llm.pulls) > (1 + own.wins) / (2 + own.pulls)
 
 
 class SourceTrust:
@@ -328,3 +356,15 @@ class SourceTrust:
                 "llm_mean": round((1 + turn.llm.wins) / (2 + turn.llm.pulls), 3),
                 "operator_mean": round((1 + turn.own.wins) / (2 + turn.own.pulls), 3)} if turn else {}),
         }
+
+
+def _beats(a: Arm, b: Arm, z: float) -> bool:
+    """Whether arm ``a``'s ``Beta(1 + wins, 1 + losses)`` posterior mean leads ``b``'s by at
+    least ``z`` standard deviations of the difference (normal approximation)."""
+    def moments(arm: Arm) -> tuple[float, float]:
+        alpha, beta = 1 + arm.wins, 1 + arm.losses
+        total = alpha + beta
+        return alpha / total, alpha * beta / (total * total * (total + 1))
+
+    (ma, va), (mb, vb) = moments(a), moments(b)
+    return a.pulls > 0 and b.pulls > 0 and ma - mb >= z * math.sqrt(va + vb)

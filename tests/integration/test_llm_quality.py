@@ -246,6 +246,50 @@ def test_the_trust_rule_uses_an_expert_and_survives_a_misleading_llm(nb201, meth
     assert loss < 1.0, finals
 
 
+def _sampled(bench: Any, method: str, seed: int, llm: QualityLLM | None) -> list[tuple[str, dict[str, Any]]]:
+    """(source, params) of each trial of an Optuna study of ``method``'s sampler on ``bench``."""
+    import optuna
+    import optuna_llm_samplers
+    from optuna_llm_samplers._space import to_distributions
+
+    from llmnas.app.contenders import OUR_METHODS
+    from llmnas.app.hosts import _TableObjective
+
+    cls = getattr(optuna_llm_samplers, OUR_METHODS[method] + "Sampler")
+    sampler = cls(llm=llm, seed=seed, budget=100, use_llm=llm is not None, search_space=to_distributions(bench.space()),
+                  log_every=0)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(_TableObjective(bench), n_trials=100)
+    return [(t.user_attrs.get("llmnas_source", ""), dict(t.params)) for t in study.trials]
+
+
+@pytest.mark.parametrize("method", ["seki", "lapt", "collm-nas", "gpt-ea"])
+def test_a_misleading_llm_leaves_the_operators_search_as_without_the_llm(nb201, method):
+    """Common random numbers (``llmnas.operator_view``): with the trust rule, the operator's
+    trials of a study with a misleading LLM are the ``use_llm=False`` ablation's, in order
+    (its view leaves out the LLM's losing architectures, it draws from its own stream and keeps
+    whole batches), so a bad LLM costs the evaluations it was given, not a different search.
+    GPT-EA's LLM completes GA offspring of the same population, which may take an architecture
+    one of the operator's later children would be (a taken child is mutated again): there the
+    first 30 are checked."""
+    import llmnas.methods
+    from llmnas.app.contenders import OUR_METHODS
+
+    llm_sources = getattr(llmnas.methods, OUR_METHODS[method]).llm_arm_sources
+    for seed in range(3):
+        llm = QualityLLM(nb201, "misleading")
+        llm.start_run(seed, f"{method}@optuna")
+        ours = _sampled(nb201, method, seed, llm)
+        ablation = [params for _, params in _sampled(nb201, method, seed, None)]
+        operator = [params for source, params in ours if source not in llm_sources]
+        from_llm = len(ours) - len(operator)
+        assert 5 <= from_llm <= 20, (seed, from_llm)  # the LLM's first batch, and few more
+        checked = 30 if method == "gpt-ea" else len(operator)
+        assert operator[:checked] == ablation[:checked], (seed, next(
+            i for i, (a, b) in enumerate(zip(operator, ablation)) if a != b))
+
+
 def test_the_sweep_runs_with_the_trust_rule_on_or_off_and_records_which(tmp_path, capsys):
     """``--trust off`` runs our methods as the papers do (every batch the LLM's) and its records
     say so (their options: they replay with the rule off); the default records none."""

@@ -241,6 +241,16 @@ def test_the_screen_lets_a_trusted_llms_answers_through() -> None:
     assert len(llm_trials) >= 15 and pipeline["screened_out_llm"] <= 5  # (only before the LLM was trusted)
 
 
+def test_the_screen_lets_the_llms_first_batch_through_then_only_a_better_record() -> None:
+    """Each arm must be pulled once: with no record the LLM's answers pass the screen (a screen
+    that swapped them for its own picks would leave the LLM unjudged, batch after batch)."""
+    from llmnas.trust import Turn
+
+    assert Turn(5, 5, Arm(0, 0), Arm(3, 2), "the LLM's first batch").llm_trusted
+    assert Turn(5, 2, Arm(4, 1), Arm(2, 3), "Thompson draws").llm_trusted
+    assert not Turn(5, 2, Arm(1, 4), Arm(2, 3), "Thompson draws").llm_trusted
+
+
 def test_a_store_that_fails_costs_no_batch_and_is_not_transferred(tmp_path) -> None:
     """The study's record is best effort: a store that raises leaves the rule with this process's
     count (logged), and a knowledge file given to another study leaves the record behind."""

@@ -293,7 +293,7 @@ class LAPT(Method):
 
     # -- proposing -----------------------------------------------------------------------------
     def propose(self, ctx: Context, n: int) -> list[Proposal]:
-        transferred = self._with_transferred(ctx)
+        transferred = self._with_transferred(ctx.knowledge)
         if transferred is not None:
             return transferred.propose(ctx, n)
         if self.source_kind == "warm-start" and len(ctx.history) < self.warmup:
@@ -306,19 +306,24 @@ class LAPT(Method):
         principles = self._current_principles(ctx, n)
         return self._evolve(ctx, n, principles)
 
-    def _with_transferred(self, ctx: Context) -> "LAPT | None":
+    def operator_batch(self, history: History, knowledge: KnowledgeStore | None) -> bool:
+        """The warm start asks the LLM nothing: it is the operator's search of the whole space."""
+        return (self.source_kind == "warm-start" and len(history) < self.warmup
+                and (knowledge is None or self._with_transferred(knowledge) is None))
+
+    def _with_transferred(self, knowledge: KnowledgeStore) -> "LAPT | None":
         """With no source given, principles imported into this study's knowledge from another
         study (``knowledge.load(path, transfer=True)``) are the source: a copy of this method
         that has them as given principles (this object stays as built: it may serve another
         study)."""
         if self.source_kind != "warm-start":
             return None
-        found = ctx.knowledge.transferred(KEY)
+        found = knowledge.transferred(KEY)
         if found is None or not isinstance(found[1], Mapping) or not isinstance(found[1].get("whitelist"), Mapping):
             return None
         method = copy.copy(self)
         method.given = json.loads(json.dumps(dict(found[1])))
-        provenance = ctx.knowledge.get(TRANSFER_PREFIX + "provenance") or {}
+        provenance = knowledge.get(TRANSFER_PREFIX + "provenance") or {}
         method.given_path = f"imported knowledge ({provenance.get('file', 'a knowledge file')})"
         logger.debug("LAPT: no source given; the principles imported from another study are the source.")
         return method
