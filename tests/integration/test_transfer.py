@@ -61,7 +61,7 @@ def test_seki_knowledge_from_nni_steers_an_optuna_study(fake_openai, table, tmp_
 
     study = optuna.create_study(direction="maximize", sampler=SEKISampler(seed=0, llm=fake_openai.base_url, budget=30))
     StudyKnowledge.of(study).load(path, transfer=True)
-    study.optimize(NasBench201Table("cifar100", path=table.file).optuna_objective(), n_trials=12)
+    study.optimize(NasBench201Table("cifar100", path=table.file).optuna_objective(), n_trials=30)
     first = next(r for r in fake_openai.chat_requests if purpose(r) == "strategy")
     prompt = first.body["messages"][-1]["content"]
     assert "Knowledge from an earlier search on a related task" in prompt and last_strategy in prompt
