@@ -17,8 +17,10 @@ expert's trials rank in the top quarter and join at once, so the operator builds
 The rule reads only the trials in their order, so every worker and a restarted one agree on
 the view of the same history. The LLM's failed trials stay out; their configurations stay
 taken through the study's keys (the searcher's context), so they are never proposed again.
-Costs: O(log n) per trial (an LLM trial that waits is checked against the view's cut each time
-the view grows, the best waiting one only).
+Costs: one :meth:`History.add <llmnas.history.History.add>` per trial that joins (a binary
+search and a list insertion), and one O(log n) check of the best waiting LLM trial each time the
+view grows; the view is built again (O(n)) only when the evidence for the LLM changes or the
+host hands over a rebuilt history.
 
 Example:
     >>> from llmnas.history import History, Observation

@@ -340,7 +340,13 @@ class Searcher:
         The study's ``knowledge`` holds the rule's record beyond the trials (empty calls)."""
         if self.trust is None or self._llm_unavailable or history.multi_objective:
             return None
-        if self.method.operator_batch(history, knowledge):  # (the LLM's turns wait, their count too)
+        try:
+            own_batch = self.method.operator_batch(history, knowledge)
+        except Exception:  # (e.g. a knowledge store that cannot be read): the trial must not be lost
+            logger.exception("%s: cannot tell whether the method makes this batch alone; the rule decides",
+                             self.method.name)
+            own_batch = False
+        if own_batch:  # (the LLM's turns wait, their count too)
             llm, own = self.trust.arms(history)
             turn = Turn(want, 0, llm, own, f"{self.method.name} makes this batch without the LLM")
         else:

@@ -108,3 +108,23 @@ def test_a_restarted_or_copied_searcher_goes_on_with_the_operators_stream() -> N
                    for s in (first, again, copied)]
     configs = [[p.config for p in batch] for batch in batches]
     assert configs[0] == configs[1] == configs[2] and len(configs[0]) == 5
+
+
+def test_a_store_that_fails_to_tell_lapts_warm_start_costs_no_batch() -> None:
+    """LAPT asks its knowledge whether principles were imported before it tells the searcher
+    that a batch is its own; a store that raises then leaves the decision to the rule, and the
+    host still gets its proposals."""
+    from llmnas import InMemoryKnowledge
+    from llmnas.methods import LAPT
+    from llmnas.searcher import Searcher
+    from tests.fake_openai import FakeOpenAIServer
+    from tests.unit.test_trust import SPACE
+
+    class Broken(InMemoryKnowledge):
+        def transferred(self, key):
+            raise OSError("storage down")
+
+    with FakeOpenAIServer(responder=lambda body, schema, rng: "no JSON") as server:
+        searcher = Searcher(LAPT(warmup=10), llm=server.base_url, seed=0, llm_retries=0)
+        proposals = searcher.next_proposals(SPACE, History(), [], Broken(), n=5, budget=40)
+    assert len(proposals) == 5 and len({SPACE.key(p.config) for p in proposals}) == 5
