@@ -368,7 +368,7 @@ class Searcher:
         operator makes the batches it makes with ``use_llm=False``. A batch the method makes
         without the LLM whatever the turn (:meth:`Method.operator_batch`, e.g. LAPT's warm start)
         is the operator's (:meth:`_turn`). An LLM part that brought no LLM answer (nonsense, a timeout) counts
-        against the LLM (:meth:`SourceTrust.count_empty_call`, in the study's knowledge)."""
+        against the LLM, a loss per call it made (:meth:`SourceTrust.count_empty_call`, in the study's knowledge)."""
         assert self.trust is not None and self.operator_view is not None
         new: list[Proposal] = []
         own = turn.operator_slots
@@ -378,7 +378,7 @@ class Searcher:
             if any(self.trust.arm_of(p.source) == "llm" for p in new):
                 self.trust.begin(ctx.knowledge)
             elif self.stats["llm_calls"] > calls:
-                self.trust.count_empty_call(ctx.knowledge)
+                self.trust.count_empty_call(ctx.knowledge, calls=self.stats["llm_calls"] - calls)
         own = max(own, turn.n - len(new))
         if own > 0 and not ctx.exhausted():
             view = self.operator_view.update(ctx.history, include_llm=turn.llm_proven)

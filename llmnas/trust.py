@@ -14,10 +14,10 @@ Goyal 2012, Kaufmann et al. 2012). Arm one is the LLM's answers (sources ``llm``
 ``llm-reask``), arm two the method's own proposals (operator, fallbacks, the screen's picks, the
 method's evolution). A trial's *reward* is its quantile among the study's usable trials so far,
 in quarters (:data:`QUANTILES`): 1 in the top quarter, 2/3 in the second, 1/3 in the third,
-0 in the bottom one; an LLM call whose batch brought no usable answer (nonsense, timeouts) is
-one more trial of reward 0 (counted in the study's knowledge, :data:`EMPTY_CALLS_KEY`, so every
-worker counts every worker's). Each arm's posterior is ``Beta(1 + wins, 1 + losses)``, its
-rewards' sum and their complements' as fractional counts: the expectation of Agrawal & Goyal's
+0 in the bottom one; each LLM call of a batch that brought no usable answer (nonsense,
+timeouts, only architectures already tried) is one more trial of reward 0 (counted in the
+study's knowledge, :data:`EMPTY_CALLS_KEY`, so every worker counts every worker's). Each
+arm's posterior is ``Beta(1 + wins, 1 + losses)``, its rewards' sum and their complements' as fractional counts: the expectation of Agrawal & Goyal's
 Bernoulli trick (a reward ``r`` in [0, 1] taken as a win with probability ``r``), which carries
 the bound to rewards in [0, 1]; the expectation, not a coin per trial, so that every worker
 decides alike. Graded rewards tell a source that writes the study's worst trials from one that
@@ -48,6 +48,15 @@ proposes from its own view of the study and its own random stream (:mod:`llmnas.
 the LLM's architectures teach it only once the rule has evidence that they are the better
 source (:attr:`Turn.llm_proven`), so an LLM no better than the operator leaves the operator's
 search as ``use_llm=False`` runs it, and costs only the evaluations it was given.
+
+The same evidence sets how many it is given. Until the LLM is proven the better source, a
+batch that calls it gives it at most :data:`UNPROVEN_SLOTS` slot, however many of Thompson's
+draws it won: the first draw still decides whether it is called (so it is explored as often as
+its posterior says), but an LLM that is no better than the operator, and merely ahead on a lucky
+start, explores one answer per batch instead of a share of every batch. An expert is proven
+after its first batch and the operator's (on NAS-Bench-201, 5 top answers against 5 of the
+operator's), so this costs it nothing; an uninformed LLM, whose early luck used to buy it 36
+to 90 of 100 evaluations on some seeds, now costs about its first batch and a few probes.
 
 Example:
     >>> from llmnas import History, Observation
@@ -80,7 +89,7 @@ from .provenance import Source
 logger = logging.getLogger(__name__)
 
 __all__ = ["EMPTY_CALLS_KEY", "HOST_SOURCES", "LLM_SOURCES", "PROOF_Z", "QUANTILES", "STARTED_KEY", "TOP_FRACTION", "TRUSTED_BATCH_FACTOR",
-           "Arm", "SourceTrust", "Turn"]
+           "UNPROVEN_SLOTS", "Arm", "SourceTrust", "Turn"]
 
 QUANTILES = (0.25, 0.5, 0.75)
 """The cuts of a trial's reward: the share of these top fractions of the study's usable trials
@@ -92,6 +101,12 @@ TOP_FRACTION = QUANTILES[0]
 TRUSTED_BATCH_FACTOR = 3
 
 """When the LLM gets every slot of a batch, the batch is this many times larger (one call)."""
+
+UNPROVEN_SLOTS = 1
+"""The most slots of a batch the LLM gets until its record is proven the better one
+(:attr:`Turn.llm_proven`): Thompson's first draw decides whether it is called, and an LLM the
+study cannot yet tell from the operator explores one answer per batch rather than a share of it
+(an uninformed LLM's lucky start no longer buys it tens of evaluations)."""
 
 PROOF_Z = 1.645
 """How many standard deviations the LLM's posterior mean must lead the operator's for the
@@ -174,8 +189,7 @@ class Turn:
         operator's proposals): while the LLM has no record yet (its first batch is evaluated,
         as each arm must be pulled once), then while its record is the better one (posterior
         means)."""
-        llm, own = self.llm, self.own
-        return llm.pulls == 0 or (1 + llm.wins) / (2 + llm.pulls) > (1 + own.wins) / (2 + own.pulls)
+        return self.llm.pulls == 0 or _leads(self.llm, self.own)
 
 
 class SourceTrust:
@@ -188,6 +202,8 @@ class SourceTrust:
         trusted_batch_factor: how much larger a batch that is all the LLM's gets.
         llm_sources: the labels of the LLM's arm (the method's
             :attr:`~llmnas.methods.base.Method.llm_arm_sources`).
+        unproven_slots: the most slots of a batch the LLM gets until proven the better source
+            (:data:`UNPROVEN_SLOTS`).
 
     Example:
         >>> SourceTrust().allocate(History(), seed=0, n=5).reason
@@ -195,14 +211,17 @@ class SourceTrust:
     """
 
     def __init__(self, quantiles: Sequence[float] = QUANTILES, trusted_batch_factor: int = TRUSTED_BATCH_FACTOR,
-                 llm_sources: frozenset[str] = LLM_SOURCES) -> None:
+                 llm_sources: frozenset[str] = LLM_SOURCES, unproven_slots: int = UNPROVEN_SLOTS) -> None:
         cuts = tuple(quantiles) if isinstance(quantiles, (list, tuple)) else ()
         if not cuts or any(isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1 for q in cuts):
             raise ValueError(f"quantiles must be a non-empty list of fractions in (0, 1), got {quantiles!r}.")
         if int(trusted_batch_factor) < 1:
             raise ValueError(f"trusted_batch_factor must be an integer >= 1, got {trusted_batch_factor!r}.")
         self.quantiles = tuple(sorted(float(q) for q in cuts))
+        if isinstance(unproven_slots, bool) or not isinstance(unproven_slots, int) or unproven_slots < 1:
+            raise ValueError(f"unproven_slots must be an integer >= 1, got {unproven_slots!r}.")
         self.trusted_batch_factor = int(trusted_batch_factor)
+        self.unproven_slots = unproven_slots
         self.llm_sources = frozenset(str(s) for s in llm_sources)
         self.empty_calls = 0
         """LLM calls whose batch brought no usable answer: each is a loss. This process's count,
@@ -263,6 +282,8 @@ class SourceTrust:
             theta_own = rng.beta(1 + own.wins, 1 + own.losses, size=n)
             wins = theta_llm >= theta_own
             slots = int(wins.sum()) if wins[0] else 0  # the first pair decides whether to call at all
+            if slots > self.unproven_slots and not _beats(llm, own, PROOF_Z):  # explores until proven better
+                slots = self.unproven_slots
             if slots == n:
                 turn = Turn(n * self.trusted_batch_factor, n * self.trusted_batch_factor, llm, own,
                             "every slot to the LLM")
@@ -295,20 +316,23 @@ class SourceTrust:
                 logger.warning("trust: cannot write to the study's record (%s: %s)", type(exc).__name__, exc)
         self.started = True
 
-    def count_empty_call(self, knowledge: KnowledgeStore | None = None) -> None:
-        """One more LLM call that brought no usable answer: a loss for the LLM. Written to the
-        study's ``knowledge`` as the next ``trust/empty_calls/<k>`` (first writer wins: a worker
-        that loses a race for ``k`` takes the next number), so every worker counts it. Stores
-        without compare-and-set (Optuna's) may let two calls written at the same instant take one
-        number: the study then counts one loss fewer, never more."""
+    def count_empty_call(self, knowledge: KnowledgeStore | None = None, calls: int = 1) -> None:
+        """``calls`` more LLM calls that brought no usable answer (a batch's, e.g. CoLLM-NAS's
+        Navigator and Generator): a loss for the LLM each, so an LLM that answers nothing new
+        loses its turns as fast as it spends calls. Written to the study's ``knowledge`` as
+        ``trust/empty_calls/<k>``, ``k`` the study's count with them (first writer wins: a worker
+        that loses a race for ``k`` counts from the new latest), so every worker counts them.
+        Stores without compare-and-set (Optuna's) may let two batches written at the same instant
+        overlap: the study then counts fewer losses, never more."""
         self.begin(knowledge)
-        self.empty_calls += 1
+        calls = max(1, int(calls))
+        self.empty_calls += calls
         if knowledge is None:
             return
         try:
             for _ in range(16):  # a race lost to another worker's call moves to the next number
                 latest = knowledge.latest(EMPTY_CALLS_KEY)
-                k = (latest[0] if latest is not None else 0) + 1
+                k = (latest[0] if latest is not None else 0) + calls
                 token = uuid.uuid4().hex
                 if knowledge.put(f"{EMPTY_CALLS_KEY}/{k}", token) == token:
                     self.empty_calls = max(self.empty_calls, k)
@@ -353,9 +377,18 @@ class SourceTrust:
             "sources": {label: dict(counts) for label, counts in self.sources.items()},
             **({"llm": {"wins": round(turn.llm.wins, 3), "losses": round(turn.llm.losses, 3)},
                 "operator": {"wins": round(turn.own.wins, 3), "losses": round(turn.own.losses, 3)},
-                "llm_mean": round((1 + turn.llm.wins) / (2 + turn.llm.pulls), 3),
-                "operator_mean": round((1 + turn.own.wins) / (2 + turn.own.pulls), 3)} if turn else {}),
+                "llm_mean": round(_mean(turn.llm), 3), "operator_mean": round(_mean(turn.own), 3)} if turn else {}),
         }
+
+
+def _mean(arm: Arm) -> float:
+    """The mean of the arm's ``Beta(1 + wins, 1 + losses)`` posterior."""
+    return (1 + arm.wins) / (2 + arm.pulls)
+
+
+def _leads(a: Arm, b: Arm) -> bool:
+    """Whether arm ``a``'s record is the better one (posterior means)."""
+    return _mean(a) > _mean(b)
 
 
 def _beats(a: Arm, b: Arm, z: float) -> bool:

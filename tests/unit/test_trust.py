@@ -93,6 +93,23 @@ def test_a_losing_llm_gets_few_slots_and_is_never_starved() -> None:
     assert 0 < sum(slots > 0 for slots in early) < 100  # after a few losses the LLM keeps a chance
 
 
+def test_an_llm_not_proven_better_explores_one_slot_per_batch() -> None:
+    """An LLM the study cannot tell from the operator (or one a little ahead by luck) is called
+    when Thompson's first draw says so, but for one answer: a lucky start buys it exploration,
+    not the batch. A proven LLM (its record leads by PROOF_Z standard deviations) gets shares."""
+    history = History()
+    for i in range(12):  # alternate ranks: both sources' records about even, the LLM's a little ahead
+        history.add(Observation({"x": i}, (float(i),), source="llm" if i % 2 else "operator:evolution"))
+    turns = [SourceTrust().allocate(history, seed=seed, n=5) for seed in range(400)]
+    assert not turns[0].llm_proven and turns[0].llm_trusted  # ahead on the means, not proven
+    assert all(t.llm_slots <= 1 and t.n == 5 for t in turns)
+    assert 100 < sum(t.calls_llm for t in turns) < 300  # explored about as often as the draws favour it
+    proven = [SourceTrust().allocate(study("top", n=12), seed=seed, n=5) for seed in range(400)]
+    assert proven[0].llm_proven and statistics.mean(t.llm_slots / t.n for t in proven) > 0.8
+    wider = [SourceTrust(unproven_slots=2).allocate(history, seed=seed, n=5).llm_slots for seed in range(400)]
+    assert max(wider) == 2 and [min(s, 1) for s in wider] == [t.llm_slots for t in turns]  # the same draws, capped
+
+
 def test_a_winning_llm_gets_whole_and_larger_batches() -> None:
     history = study("top")
     turns = [SourceTrust().allocate(history, seed=seed, n=5) for seed in range(400)]
@@ -120,11 +137,31 @@ def test_calls_that_bring_nothing_count_against_the_llm() -> None:
     assert after.losses == before.losses + 6 and after.wins == before.wins
 
 
+def test_each_call_of_a_batch_that_brought_nothing_is_a_loss() -> None:
+    """CoLLM-NAS's Navigator and Generator (two calls) that bring no new architecture are two
+    losses: an LLM that has nothing new to say loses its turns as fast as it spends calls. The
+    study's record counts them for every worker."""
+    from llmnas.trust import EMPTY_CALLS_KEY
+
+    knowledge = InMemoryKnowledge()
+    trust = SourceTrust()
+    trust.count_empty_call(knowledge, calls=2)
+    assert trust.empty_calls == 2 and knowledge.latest(EMPTY_CALLS_KEY)[0] == 2
+    other = SourceTrust()
+    other.count_empty_call(knowledge, calls=3)  # another worker's batch of three calls
+    assert other.empty_calls == 5 and knowledge.latest(EMPTY_CALLS_KEY)[0] == 5
+    trust.read(knowledge)
+    assert trust.empty_calls == 5
+    assert trust.arms(study("top", n=8))[0].losses == SourceTrust().arms(study("top", n=8))[0].losses + 5
+
+
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="quantiles must be a non-empty list of fractions"):
         SourceTrust(quantiles=[0.5, 1.5])
     with pytest.raises(ValueError, match="quantiles must be"):
         SourceTrust(quantiles=[])
+    with pytest.raises(ValueError, match="unproven_slots must be an integer >= 1"):
+        SourceTrust(unproven_slots=0)
     with pytest.raises(ValueError, match="trust must be True or False"):
         Searcher(SEKI(), trust="yes")  # type: ignore[arg-type]
 
@@ -156,6 +193,19 @@ def test_an_endpoint_that_answers_nonsense_is_called_less_and_less() -> None:
     assert sum(s["evaluated"] for s in sources.values()) >= 90 and "llm" not in sources
     assert sum(s["in_top"] for s in sources.values()) >= 20
     assert "trust (reward: quantile in the study)" in trusting.summary_line("sampler: 100 trials finished")
+
+
+def test_each_call_of_an_endpoint_that_answers_nonsense_is_one_loss() -> None:
+    """CoLLM-NAS calls its Navigator and its Generator per batch: when neither brings a usable
+    architecture, both calls are losses, so the record counts every call that brought nothing."""
+    from llmnas.methods import CoLLMNAS
+
+    with FakeOpenAIServer(responder=lambda body, schema, rng: "I am not JSON at all.") as server:
+        searcher = Searcher(CoLLMNAS(budget=60), llm=server.base_url, seed=0, llm_retries=0)
+        _run(searcher, 60)
+    assert searcher.trust is not None
+    calls = searcher.stats["llm_calls"]
+    assert calls >= 2 and searcher.trust.empty_calls == calls  # the first batch: Navigator and Generator
 
 
 def test_a_restarted_worker_goes_on_with_what_the_rule_knew() -> None:
