@@ -208,6 +208,7 @@ class Context:
     tried_budget: int = 0  # the most it could list then
     operator_turn: bool = False  # the trust rule gave these slots to the method's operator (no LLM)
     trust_turn: bool = False  # the trust rule gave these slots to the LLM (GPT-EA then seeds generation 0)
+    llm_arm_sources: frozenset[str] = frozenset({"llm", "llm-reask"})  # in a trust turn, the rest are stand-ins
     health: LLMHealth | None = None  # rests an endpoint that keeps timing out (the searcher's)
     accepted: list[Proposal] = field(default_factory=list, init=False)  # booked, not yet committed
     _open: int = field(default=0, init=False, repr=False)  # accepted in the batch being built
@@ -244,7 +245,15 @@ class Context:
     def accept(self, proposal: Proposal) -> Proposal:
         """Book one proposal for the host: its configuration is taken (never proposed twice),
         it counts in :attr:`proposals_so_far`, and :meth:`commit` counts it in the pipeline
-        statistics by its source (LLM answers, re-asks, fallbacks by reason). Returns it."""
+        statistics by its source (LLM answers, re-asks, fallbacks by reason). Returns it, or
+        in the LLM's slots of a trust turn (:attr:`trust_turn`) a proposal that is not the LLM
+        arm's (:attr:`llm_arm_sources`) as a :attr:`~llmnas.provenance.Source.STAND_IN` with
+        its reason (or its source) kept: the trust rule credits it to neither source and the
+        operator's view leaves it out, so a failing LLM's turns do not change the operator's
+        search."""
+        if self.trust_turn and str(proposal.source) not in self.llm_arm_sources and proposal.source != Source.STAND_IN:
+            reason = proposal.reason or f"the method's {proposal.source} in the LLM's slots"
+            proposal = Proposal(proposal.config, Source.STAND_IN, reason, proposal.rationale)
         self.take(proposal.config)
         self.accepted.append(proposal)
         self.proposals_so_far += 1
@@ -276,7 +285,7 @@ class Context:
                 self.stats.add("accepted_llm")
             elif proposal.source == Source.LLM_REASK:
                 self.stats.add("accepted_reask")
-            elif proposal.source == Source.FALLBACK:
+            elif proposal.source in (Source.FALLBACK, Source.STAND_IN):
                 reason = proposal.reason or "unknown"
                 fallbacks[reason] = fallbacks.get(reason, 0) + 1
         for reason, count in fallbacks.items():
@@ -452,7 +461,7 @@ class Context:
                         accepted.append(self.accept(Proposal(config, Source.FALLBACK, fallback_reason)))
                     else:
                         rejected.add(self.space.key(config))
-        n_llm = sum(p.source != Source.FALLBACK for p in accepted)
+        n_llm = sum(p.source not in (Source.FALLBACK, Source.STAND_IN) for p in accepted)
         logger.info(
             "%s: batch of %d: %d from the LLM, %d from the fallback operator%s; %d LLM calls for %d proposals so far",
             self.method_name, len(accepted), n_llm, len(accepted) - n_llm,

@@ -28,6 +28,11 @@ class Source(str, Enum):
     """The LLM's answer to the re-ask (its first answer was invalid or a duplicate)."""
     FALLBACK = "fallback"
     """The method's own operator standing in for the LLM (the proposal's reason says why)."""
+    STAND_IN = "stand-in"
+    """Under the trust rule, a proposal the method made in the LLM's slots that is not the LLM's
+    answer (an answer that was invalid, a duplicate or missing, filled by the method's operator;
+    GPT-EA's offspring with no erased gene): neither source's for the rule, and kept out of the
+    operator's view like the LLM's architectures (:mod:`llmnas.operator_view`)."""
     EVOLUTION = "evolution"
     """LAPT's regularized evolution inside the learned principles."""
     GA = "ga"
@@ -87,6 +92,7 @@ SOURCE_LABELS = {
     "operator:<name>": "the method's own operator, by name (LAPT's evolution, GPT-EA's ga, init, prior)",
     "screen": "the surrogate screen picked this operator candidate over the LLM's proposals",
     "fallback": "the method's operator (or the host) stood in for the LLM; the reason is given with it",
+    "stand-in": "under the trust rule, the method's operator stood in for an LLM answer in the LLM's slots; the reason is given with it",
     "fixed": "the parameters were fixed by the user (enqueued trial)",
     "random": "sampled at random: the study knew no search space yet (a define-by-run study's first trials)",
     "exhausted": "every configuration was tried: a re-evaluation",
@@ -119,6 +125,8 @@ def provenance(source: str, reason: str = "") -> tuple[str, str]:
         return "screen", ""
     if source == "fallback":
         return "fallback", reason or "unknown"
+    if source == "stand-in":
+        return source, reason or "unknown"
     if source == "host-fallback":
         return "fallback", f"the host picked it ({reason})" if reason else "the host picked it"
     if source in _HOST_LABELS:

@@ -39,7 +39,7 @@ from .proposals import (
 from .operator_view import OperatorView
 from .screening import SurrogateScreen
 from .space import Config, SearchSpace
-from .trust import TRUSTED_BATCH_FACTOR, SourceTrust, Turn
+from .trust import STAND_INS, TRUSTED_BATCH_FACTOR, SourceTrust, Turn
 from .untried import find_untried, repeat_candidate
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class Searcher:
         operator's draws are those of the ``use_llm=False`` ablation, whatever the LLM's turns
         drew (common random numbers, see :mod:`llmnas.operator_view`)."""
         self.operator_view: OperatorView | None = (
-            OperatorView(self.trust.llm_sources) if self.trust is not None else None)
+            OperatorView(self.trust.llm_sources | STAND_INS) if self.trust is not None else None)
         self.screen: SurrogateScreen | None = (
             screen if isinstance(screen, SurrogateScreen) else SurrogateScreen() if screen else None
         )
@@ -306,6 +306,7 @@ class Searcher:
             method_name=self.method.name, llm_unavailable=self._llm_unavailable,
             role_llms={role: self.role_llm(role) if calls_llm else None for role in self.method.llm_roles},
             health=self.health, prompt_history=self.prompt_history, operator_turn=not calls_llm, trust_turn=turn is not None and turn.calls_llm,
+            llm_arm_sources=self.trust.llm_sources if self.trust is not None else frozenset({"llm", "llm-reask"}),
         )
         try:
             with llm_deadline(self.llm_timeout):
@@ -368,7 +369,9 @@ class Searcher:
         operator makes the batches it makes with ``use_llm=False``. A batch the method makes
         without the LLM whatever the turn (:meth:`Method.operator_batch`, e.g. LAPT's warm start)
         is the operator's (:meth:`_turn`). An LLM part that brought no LLM answer (nonsense, a timeout) counts
-        against the LLM, a loss per call it made (:meth:`SourceTrust.count_empty_call`, in the study's knowledge)."""
+        against the LLM, a loss per call it made (:meth:`SourceTrust.count_empty_call`, in the study's knowledge);
+        what the method made in the LLM's slots that is not the LLM's is a stand-in
+        (:meth:`Context.accept`), which neither the rule nor the operator's view counts."""
         assert self.trust is not None and self.operator_view is not None
         new: list[Proposal] = []
         own = turn.operator_slots
@@ -379,6 +382,7 @@ class Searcher:
                 self.trust.begin(ctx.knowledge)
             elif self.stats["llm_calls"] > calls:
                 self.trust.count_empty_call(ctx.knowledge, calls=self.stats["llm_calls"] - calls)
+            ctx.trust_turn = False  # the LLM's slots are done: what follows is not a stand-in
         own = max(own, turn.n - len(new))
         if own > 0 and not ctx.exhausted():
             view = self.operator_view.update(ctx.history, include_llm=turn.llm_proven)

@@ -12,7 +12,8 @@ the LLM at all.
 regret is logarithmic in the number of pulls and matches the Lai-Robbins lower bound: Agrawal &
 Goyal 2012, Kaufmann et al. 2012). Arm one is the LLM's answers (sources ``llm`` and
 ``llm-reask``), arm two the method's own proposals (operator, fallbacks, the screen's picks, the
-method's evolution). A trial's *reward* is its quantile among the study's usable trials so far,
+method's evolution); what the method made in the LLM's slots in place of an answer (stand-ins,
+:data:`STAND_INS`) is neither's. A trial's *reward* is its quantile among the study's usable trials so far,
 in quarters (:data:`QUANTILES`): 1 in the top quarter, 2/3 in the second, 1/3 in the third,
 0 in the bottom one; each LLM call of a batch that brought no usable answer (nonsense,
 timeouts, only architectures already tried) is one more trial of reward 0 (counted in the
@@ -88,8 +89,8 @@ from .provenance import Source
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EMPTY_CALLS_KEY", "HOST_SOURCES", "LLM_SOURCES", "PROOF_Z", "QUANTILES", "STARTED_KEY", "TOP_FRACTION", "TRUSTED_BATCH_FACTOR",
-           "UNPROVEN_SLOTS", "Arm", "SourceTrust", "Turn"]
+__all__ = ["EMPTY_CALLS_KEY", "HOST_SOURCES", "LLM_SOURCES", "PROOF_Z", "QUANTILES", "STAND_INS", "STARTED_KEY", "TOP_FRACTION",
+           "TRUSTED_BATCH_FACTOR", "UNPROVEN_SLOTS", "Arm", "SourceTrust", "Turn"]
 
 QUANTILES = (0.25, 0.5, 0.75)
 """The cuts of a trial's reward: the share of these top fractions of the study's usable trials
@@ -129,7 +130,14 @@ HOST_SOURCES = frozenset({
     Source.RESTORED.value, Source.RESUBMITTED.value,
 })
 """Trials the host or the user picked (or of unknown origin): neither arm's. Every other label
-(``fallback``, ``screen``, ``operator:<name>``, ...) is the method's own arm."""
+(``fallback``, ``screen``, ``operator:<name>``, ...) but :data:`STAND_INS` is the method's own arm."""
+
+STAND_INS = frozenset({Source.STAND_IN.value})
+"""What the method made in the LLM's slots that is not the LLM's answer (an invalid, repeated or
+missing answer filled by its operator, :attr:`~llmnas.provenance.Source.STAND_IN`): neither
+arm's (the LLM's empty calls already count against it, and the operator did not choose these),
+and kept out of the operator's view like the LLM's architectures, so a failing LLM's turns leave
+the operator's search as ``use_llm=False`` runs it."""
 
 
 @dataclass(frozen=True)
@@ -358,7 +366,7 @@ class SourceTrust:
         source = str(source)
         if source in self.llm_sources:
             return "llm"
-        return None if source in HOST_SOURCES else "own"
+        return None if source in HOST_SOURCES or source in STAND_INS else "own"
 
     def describe(self, history: History | None = None) -> str:
         """One line for the summary: each arm's record and how the batches were shared."""

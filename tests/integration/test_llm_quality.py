@@ -246,7 +246,8 @@ def test_the_trust_rule_uses_an_expert_and_survives_a_misleading_llm(nb201, meth
     assert loss < 1.0, finals
 
 
-def _sampled(bench: Any, method: str, seed: int, llm: QualityLLM | None) -> list[tuple[str, dict[str, Any]]]:
+def _sampled(bench: Any, method: str, seed: int, llm: QualityLLM | str | None,
+             **options: Any) -> list[tuple[str, dict[str, Any]]]:
     """(source, params) of each trial of an Optuna study of ``method``'s sampler on ``bench``."""
     import optuna
     import optuna_llm_samplers
@@ -257,7 +258,7 @@ def _sampled(bench: Any, method: str, seed: int, llm: QualityLLM | None) -> list
 
     cls = getattr(optuna_llm_samplers, OUR_METHODS[method] + "Sampler")
     sampler = cls(llm=llm, seed=seed, budget=100, use_llm=llm is not None, search_space=to_distributions(bench.space()),
-                  log_every=0)
+                  log_every=0, **options)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(_TableObjective(bench), n_trials=100)
@@ -326,3 +327,33 @@ def test_a_screened_method_is_compared_with_its_screened_ablation(tmp_path):
         cell = row.split("|")[2].strip()  # evals to the top 0.1 %, test_acc, Δ ± error (won–lost), ...
         shown = 0.0 if cell.startswith("±0.00") else float(cell.split(" ")[0])
         assert abs(shown - delta) <= 0.0051 and abs(shown - wrong) > 0.0051, row  # these seeds tell them apart
+
+
+@pytest.mark.parametrize("method", ["seki", "lapt", "collm-nas", "gpt-ea"])
+def test_an_llm_that_answers_nonsense_leaves_the_operators_search_as_without_the_llm(nb201, method):
+    """What the method makes in the LLM's slots when the LLM brings nothing usable (its
+    operator's fill-ins; GPT-EA's random completions) is a stand-in: neither source's for the
+    trust rule and kept out of the operator's view, so the operator's trials are the
+    ``use_llm=False`` ablation's, in order (before, they were the operator's and its search
+    parted from the ablation's at the first stand-in). They part only where the ablation's next
+    architecture is one the study already holds as a stand-in (both mutate the best), which the
+    operator, not allowed to repeat it, replaces."""
+    import llmnas.methods
+    from llmnas.app.contenders import OUR_METHODS
+
+    llm_sources = getattr(llmnas.methods, OUR_METHODS[method]).llm_arm_sources
+    with FakeOpenAIServer(responder=lambda body, schema, rng: "I am not JSON at all.") as server:
+        for seed in range(2):
+            ours = _sampled(nb201, method, seed, server.base_url, llm_retries=0)
+            ablation = [params for _, params in _sampled(nb201, method, seed, None)]
+            stand_ins = [params for source, params in ours if source == "stand-in"]
+            operator = [params for source, params in ours if source != "stand-in" and source not in llm_sources]
+            assert len(ours) == 100 and len(operator) + len(stand_ins) == 100, seed  # the LLM wrote nothing
+            if method != "lapt":  # LAPT's LLM writes principles: its warm start asks nothing of it
+                assert len(stand_ins) >= 5, (seed, len(stand_ins))  # at least the LLM's first batch
+            keys = [json.dumps(params, sort_keys=True) for params in ablation]
+            held = {json.dumps(params, sort_keys=True) for params in stand_ins}
+            same = next((i for i, key in enumerate(keys) if key in held), len(operator))  # the first the study held
+            same -= same % 5  # a replaced proposal changes the draws of its whole batch (of 5)
+            assert same >= 10 and operator[:same] == ablation[:same], (seed, same, len(operator), next(
+                (i for i, (a, b) in enumerate(zip(operator, ablation)) if a != b), None))

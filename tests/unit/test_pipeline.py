@@ -11,6 +11,7 @@ from llmnas import (Categorical, History, InMemoryKnowledge, Observation, Search
                     TrialState)
 from llmnas.llm import OpenAIChatLLM
 from llmnas.methods import SEKI
+from llmnas.provenance import provenance
 from llmnas.prompts.tried import TRIED_CHARS
 from tests.fake_openai import Answer, Empty, Garbage, Status, Truncated
 
@@ -83,7 +84,8 @@ def test_prompts_stay_bounded_as_history_grows(fake_openai):
     assert max(sizes_600) < 1.3 * max(sizes_300) and max(sizes_600) < TRIED_CHARS + 6000
 
 
-def test_invalid_and_duplicate_answers_are_reasked_once_then_filled_by_the_fallback(fake_openai):
+@pytest.mark.parametrize("trust", [True, False])
+def test_invalid_and_duplicate_answers_are_reasked_once_then_filled_by_the_fallback(fake_openai, trust):
     history = History()
     tried = {k: "none" for k in SPACE.names}
     history.add(Observation(tried, (0.0,)))
@@ -91,9 +93,12 @@ def test_invalid_and_duplicate_answers_are_reasked_once_then_filled_by_the_fallb
     # strategy call answered normally, then the generation call and its re-ask both bad.
     fake_openai.script([Answer({"strategy": "use convolutions"}), Answer(bad), Answer(bad)])
     searcher = Searcher(SEKI(budget=20, batch_size=4), llm=llm_for(fake_openai), seed=0,
-                        max_calls_per_proposal=1.0)
+                        max_calls_per_proposal=1.0, trust=trust)
     proposals = searcher.next_proposals(SPACE, history, [], InMemoryKnowledge(), n=4)
-    assert len(proposals) == 4 and all(p.source == "fallback" for p in proposals)
+    # under the trust rule, fill-ins in the LLM's slots are stand-ins (neither source's, out of
+    # the operator's view); in the papers' loop they are the method's fallback
+    assert len(proposals) == 4 and all(p.source == ("stand-in" if trust else "fallback") for p in proposals)
+    assert all(provenance(p.source, p.reason) == (str(p.source), "invalid or duplicate LLM proposals") for p in proposals)
     assert len({SPACE.key(p.config) for p in proposals} | {SPACE.key(tried)}) == 5
     stats = searcher.summary()["pipeline"]
     assert stats["reasks"] == 1 and stats["duplicates"] == 2 and stats["invalid"] == 4

@@ -43,6 +43,26 @@ def test_each_source_is_credited_from_its_provenance_label() -> None:
     assert SourceTrust().arms(history)[0] == Arm(wins=1, losses=2)  # the best trial: a whole reward
 
 
+def test_stand_ins_are_neither_sources_and_stay_out_of_the_operators_view() -> None:
+    """What the method made in the LLM's slots that is not the LLM's answer (``stand-in``) is
+    credited to neither arm, and the searcher's operator view keeps it out like the LLM's
+    architectures (it is admitted the same way, once the LLM is proven and it ranks high)."""
+    from llmnas.trust import STAND_INS
+
+    history = History()
+    for i in range(12):
+        source = "stand-in" if i % 3 == 0 else "llm" if i % 3 == 1 else "operator:evolution"
+        history.add(Observation({"x": i}, (float(i),), source=source))
+    trust = SourceTrust()
+    assert trust.arm_of("stand-in") is None and STAND_INS == {"stand-in"}
+    llm, own = trust.arms(history)
+    assert llm.pulls == 4 and own.pulls == 4  # the 4 stand-ins count for neither
+    searcher = Searcher(SEKI(budget=20), llm="http://127.0.0.1:9/v1", seed=0)
+    assert searcher.operator_view is not None
+    view = searcher.operator_view.update(history, include_llm=False)
+    assert {o.source for o in view} == {"operator:evolution"}
+
+
 def test_a_trial_is_rewarded_by_its_quantile_in_the_study() -> None:
     """Rewards 1, 2/3, 1/3 and 0 by quarter: an arm of the study's worst trials earns nothing,
     one of middling trials earns some, so the rule tells a misleading source from a mediocre one."""
