@@ -138,7 +138,8 @@ def test_unreachable_llm_falls_back_and_still_runs_the_budget(free_port):
     records = strategy.records()
     assert len(records) == budget and all(r["state"] == "complete" for r in records)
     check_distinct_and_valid(records)
-    assert {r["source"] for r in records} == {"fallback"}
+    # the LLM's slots hold stand-ins (under the trust rule), the rest the operator's fallbacks
+    assert {r["source"] for r in records} == {"fallback", "stand-in"}
     pipeline = strategy.summary()["pipeline"]
     assert pipeline["fallback_proposals"] == budget
     assert pipeline["llm_errors"] == pipeline["llm_calls"] >= 1

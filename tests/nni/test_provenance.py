@@ -15,7 +15,7 @@ from .test_nni_strategy import tiny_space
 
 STRATEGIES = [SEKIStrategy, LAPTStrategy, CoLLMNASStrategy, GPTEAStrategy]
 SHORT = {LAPTStrategy: {"warmup": 3, "adapt_every": 3}, GPTEAStrategy: {"population": 4}}
-LABEL = re.compile(r"^(llm|llm-reask|operator:[a-z-]+|screen|fallback|restored|resubmitted)$")
+LABEL = re.compile(r"^(llm|llm-reask|operator:[a-z-]+|screen|fallback|stand-in|restored|resubmitted)$")
 
 
 @pytest.mark.parametrize("strategy_class", STRATEGIES, ids=lambda c: c.__name__)
@@ -28,7 +28,7 @@ def test_every_model_has_its_source_and_the_top_models_carry_it(fake_openai, str
     assert [row["number"] for row in table] == [r["number"] for r in strategy.records()]
     assert len(table) == budget and all(LABEL.match(row["source"]) for row in table), table
     assert any(row["source"] in ("llm", "llm-reask", "operator:evolution") for row in table)
-    assert all(bool(row["reason"]) == (row["source"] == "fallback") for row in table)
+    assert all(bool(row["reason"]) == (row["source"] in ("fallback", "stand-in")) for row in table)
     assert all(len(row["rationale"]) <= 300 for row in table)
     if strategy_class in (SEKIStrategy, CoLLMNASStrategy):
         assert all(row["rationale"] for row in table if row["source"] == "llm")

@@ -17,7 +17,7 @@ from tests.optuna.conftest import EDGES, OPS, nas_objective, nas_score
 
 SAMPLERS = [SEKISampler, LAPTSampler, CoLLMNASSampler, GPTEASampler]
 SHORT = {LAPTSampler: {"warmup": 3, "adapt_every": 3}, GPTEASampler: {"population": 4}}
-LABEL = re.compile(r"^(llm|llm-reask|operator:[a-z-]+|screen|fallback|fixed|random|exhausted|none)$")
+LABEL = re.compile(r"^(llm|llm-reask|operator:[a-z-]+|screen|fallback|stand-in|fixed|random|exhausted|none)$")
 
 
 @pytest.mark.parametrize("screen", [False, True], ids=["plain", "screen"])
@@ -42,7 +42,7 @@ def test_every_trial_has_its_source_in_trials_dataframe(llm_env, sampler_class, 
         assert "llm" in labels or "llm-reask" in labels
     for trial in study.trials:
         attrs = trial.user_attrs
-        assert ("llmnas_reason" in attrs) == (attrs["llmnas_source"] == "fallback"), attrs
+        assert ("llmnas_reason" in attrs) == (attrs["llmnas_source"] in ("fallback", "stand-in")), attrs
         assert len(attrs.get("llmnas_rationale", "")) <= 300
     if sampler_class in (SEKISampler, CoLLMNASSampler):  # the strategy the LLM proposals apply
         assert all(t.user_attrs.get("llmnas_rationale") for t in study.trials if t.user_attrs["llmnas_source"] == "llm")
@@ -82,8 +82,10 @@ def test_a_failing_llm_shows_as_fallbacks_with_their_reason(fake_openai) -> None
     sampler = SEKISampler(seed=0, budget=8, llm=llm)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(nas_objective, n_trials=8)
-    later = [t.user_attrs for t in study.trials[1:]]
-    assert all(a["llmnas_source"] == "fallback" and a["llmnas_reason"] for a in later), later
+    later = [t.user_attrs for t in study.trials[1:]]  # stand-ins in the LLM's slots, the operator's fallbacks
+    assert all(a["llmnas_source"] in ("fallback", "stand-in") and a["llmnas_reason"] for a in later), later
+    assert any(a["llmnas_source"] == "stand-in" and a["llmnas_reason"] == "LLM call failed or answer unusable"
+               for a in later), later
     assert not any("llmnas_rationale" in a for a in later)
     assert sampler.summary()["pipeline"]["llm_errors"] >= 1
 

@@ -201,6 +201,13 @@ class GPTEA(Method):
             **self.prior.settings(),
         }
 
+    @property
+    def llm_arm_sources(self) -> frozenset[str]:  # type: ignore[override]
+        """The LLM's arm for the trust rule: the LLM prior's completions; none with a non-LLM
+        prior (e.g. the Transformer), which asks no LLM: the rule is then off and the prior's
+        completions are the method's own, as in the paper."""
+        return Method.llm_arm_sources if isinstance(self.prior, LLMPrior) else frozenset()
+
     def generation(self, ctx: Context) -> int:
         """t = evaluated // population, where generation 0 is the initial population: it lasts
         until the study holds ``population`` architectures that are not the LLM's (the
