@@ -277,7 +277,7 @@ def test_a_misleading_llm_leaves_the_operators_search_as_without_the_llm(nb201, 
     import llmnas.methods
     from llmnas.app.contenders import OUR_METHODS
 
-    llm_sources = getattr(llmnas.methods, OUR_METHODS[method]).llm_arm_sources
+    llm_sources = getattr(llmnas.methods, OUR_METHODS[method])().llm_arm_sources
     for seed in range(3):
         llm = QualityLLM(nb201, "misleading")
         llm.start_run(seed, f"{method}@optuna")
@@ -341,7 +341,7 @@ def test_an_llm_that_answers_nonsense_leaves_the_operators_search_as_without_the
     import llmnas.methods
     from llmnas.app.contenders import OUR_METHODS
 
-    llm_sources = getattr(llmnas.methods, OUR_METHODS[method]).llm_arm_sources
+    llm_sources = getattr(llmnas.methods, OUR_METHODS[method])().llm_arm_sources
     with FakeOpenAIServer(responder=lambda body, schema, rng: "I am not JSON at all.") as server:
         for seed in range(2):
             ours = _sampled(nb201, method, seed, server.base_url, llm_retries=0)
