@@ -58,4 +58,6 @@ def test_supernet_example_with_an_endpoint_from_the_environment(env_endpoint, tm
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
     assert "Evaluated 10 sub-nets (10 complete, 10 within the limit)" in out.stdout
     navigator = [r for r in env_endpoint.chat_requests if r.body["response_format"]["json_schema"]["name"] == "navigator"]
-    assert len(navigator) == 2 and "at most 20000 parameters" in navigator[0].body["messages"][1]["content"]
+    # the first batch's Navigator call (a later round calls it only where the trust rule gives the
+    # LLM a turn within the 10 sub-nets); it is told the parameter limit
+    assert 1 <= len(navigator) <= 2 and "at most 20000 parameters" in navigator[0].body["messages"][1]["content"]
