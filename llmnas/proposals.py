@@ -26,7 +26,7 @@ from .history import History, TakenKeys
 from .knowledge import KnowledgeStore
 from .llm.protocol import LLM, LLMError, LLMRefused, LLMSetupError, LLMTimeout, Message, exceeds_context, time_left
 from .provenance import (  # noqa: F401  (re-exported: methods and hosts import them from here)
-    OPERATOR_TURN_REASON, RATIONALE_CHARS, SCREEN_REASON, SOURCE_LABELS, Proposal, Source, provenance, short_rationale,
+    LLM_SOURCES, OPERATOR_TURN_REASON, RATIONALE_CHARS, SCREEN_REASON, SOURCE_LABELS, Proposal, Source, provenance, short_rationale,
 )
 from .space import Config, SearchSpace
 
@@ -208,7 +208,7 @@ class Context:
     tried_budget: int = 0  # the most it could list then
     operator_turn: bool = False  # the trust rule gave these slots to the method's operator (no LLM)
     trust_turn: bool = False  # the trust rule gave these slots to the LLM (GPT-EA then seeds generation 0)
-    llm_arm_sources: frozenset[str] = frozenset({"llm", "llm-reask"})  # in a trust turn, the rest are stand-ins
+    llm_arm_sources: frozenset[str] = LLM_SOURCES  # in a trust turn, the rest are stand-ins
     health: LLMHealth | None = None  # rests an endpoint that keeps timing out (the searcher's)
     accepted: list[Proposal] = field(default_factory=list, init=False)  # booked, not yet committed
     _open: int = field(default=0, init=False, repr=False)  # accepted in the batch being built

@@ -83,6 +83,11 @@ class Proposal:
                 pass
 
 
+LLM_SOURCES = frozenset({Source.LLM.value, Source.LLM_REASK.value})
+"""The labels of the LLM's own answers: a method's LLM arm under the trust rule
+(:mod:`llmnas.trust`) unless the method names more (LAPT adds its evolution inside the LLM's
+principles)."""
+
 RATIONALE_CHARS = 300
 """The longest rationale a proposal carries (hosts show it as ``llmnas_rationale``)."""
 

@@ -39,7 +39,7 @@ from .proposals import (
 from .operator_view import OperatorView
 from .screening import SurrogateScreen
 from .space import Config, SearchSpace
-from .trust import STAND_INS, TRUSTED_BATCH_FACTOR, SourceTrust, Turn
+from .trust import LLM_SOURCES, STAND_INS, TRUSTED_BATCH_FACTOR, SourceTrust, Turn
 from .untried import find_untried, repeat_candidate
 
 if TYPE_CHECKING:
@@ -306,7 +306,7 @@ class Searcher:
             method_name=self.method.name, llm_unavailable=self._llm_unavailable,
             role_llms={role: self.role_llm(role) if calls_llm else None for role in self.method.llm_roles},
             health=self.health, prompt_history=self.prompt_history, operator_turn=not calls_llm, trust_turn=turn is not None and turn.calls_llm,
-            llm_arm_sources=self.trust.llm_sources if self.trust is not None else frozenset({"llm", "llm-reask"}),
+            llm_arm_sources=self.trust.llm_sources if self.trust is not None else LLM_SOURCES,
         )
         try:
             with llm_deadline(self.llm_timeout):

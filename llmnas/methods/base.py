@@ -13,6 +13,7 @@ from typing import Any
 from ..history import History
 from ..knowledge import KnowledgeStore
 from ..proposals import Context, Proposal
+from ..provenance import LLM_SOURCES
 from ..space import Config
 from .operators import mutate_or_random
 
@@ -29,7 +30,7 @@ class Method(ABC):
     batch_size: int = 5
     llm_roles: tuple[str, ...] = ()
     """Roles that may have an LLM of their own (e.g. CoLLM-NAS's navigator and generator)."""
-    llm_arm_sources: frozenset[str] = frozenset({"llm", "llm-reask"})
+    llm_arm_sources: frozenset[str] = LLM_SOURCES
     """The provenance labels (and sources) of the proposals the LLM's knowledge made: the LLM's
     arm of the searcher's trust rule (:mod:`llmnas.trust`); every other label of the method is
     its operator's arm. LAPT adds its evolution inside the LLM's principles. Empty: the rule

@@ -26,11 +26,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 
+    import functools
+
+    import nni.experiment.launcher as launcher
     from nni.nas.evaluator import FunctionalEvaluator
     from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
     import nni_llm_strategies
     from tests.nni.spaces import TinySpace, evaluate_slowly
+
+    # NNI gives its node manager 3 s to answer /check-status after starting it (3 retries of
+    # launcher._check_rest_server), and fails with "Connection refused" when a loaded machine
+    # starts it more slowly (seen once in CI on resume). These tests are about resuming, not
+    # about how fast NNI starts: give it a minute.
+    launcher._check_rest_server = functools.partial(launcher._check_rest_server, retry=60)
 
     strategy = getattr(nni_llm_strategies, f"{args.method}Strategy")(seed=0, llm=args.llm)
     evaluator = FunctionalEvaluator(evaluate_slowly)

@@ -11,7 +11,7 @@ import pytest
 from llmnas import Categorical, History, InMemoryKnowledge, Observation, SearchSpace
 from llmnas.methods import SEKI
 from llmnas.searcher import Searcher
-from llmnas.trust import Arm, SourceTrust
+from llmnas.trust import Arm, SourceTrust, Turn
 from tests.fake_openai import FakeOpenAIServer
 
 SPACE = SearchSpace([Categorical(f"op{i}", ["a", "b", "c", "d", "e"]) for i in range(4)])
@@ -128,6 +128,24 @@ def test_an_llm_not_proven_better_explores_one_slot_per_batch() -> None:
     assert proven[0].llm_proven and statistics.mean(t.llm_slots / t.n for t in proven) > 0.8
     wider = [SourceTrust(unproven_slots=2).allocate(history, seed=seed, n=5).llm_slots for seed in range(400)]
     assert max(wider) == 2 and [min(s, 1) for s in wider] == [t.llm_slots for t in turns]  # the same draws, capped
+
+
+def test_the_proof_allows_for_being_tested_at_every_batch() -> None:
+    """The proof is tested again at every batch, so one lucky look must not prove an LLM no
+    better than the operator. After the LLM's first batch and the operator's (5 trials each),
+    answers that are the study's 5 best are proven (1 chance in 252 by luck, an expert's first
+    batch), but the 3 best with the 5th and the 6th are not (they passed a one-look 95 % bar)."""
+    def first_look(llm_places: set[int]) -> Turn:
+        history = History()
+        for place in range(10):  # place 0 is the study's best
+            history.add(Observation({"x": place}, (float(10 - place),),
+                                    source="llm" if place in llm_places else "operator:evolution"))
+        llm, own = SourceTrust().arms(history)
+        return Turn(5, 5, llm, own, "first look")
+
+    assert first_look({0, 1, 2, 3, 4}).llm_proven
+    assert first_look({0, 1, 2, 4, 5}).llm_trusted and not first_look({0, 1, 2, 4, 5}).llm_proven
+    assert not first_look({0, 1, 2, 3, 7}).llm_proven
 
 
 def test_a_winning_llm_gets_whole_and_larger_batches() -> None:

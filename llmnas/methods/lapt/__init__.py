@@ -52,7 +52,7 @@ from ...history import History, Observation
 from ...knowledge import FORMAT as KNOWLEDGE_FORMAT
 from ...knowledge import TRANSFER_PREFIX, KnowledgeStore
 from ...prompts import lapt as prompts
-from ...proposals import OPERATOR_TURN_REASON, Context, Proposal, Source, short_rationale
+from ...proposals import LLM_SOURCES, OPERATOR_TURN_REASON, Context, Proposal, Source, short_rationale
 from ...space import Config, SearchSpace
 from ..base import Method
 from ..operators import KeysSeen, mutate, tournament
@@ -130,7 +130,7 @@ class LAPT(Method):
     """
 
     name = "LAPT"
-    llm_arm_sources = frozenset({"llm", "llm-reask", "evolution", "operator:evolution"})
+    llm_arm_sources = LLM_SOURCES | {"evolution", "operator:evolution"}
     """Its evolution inside the LLM's principles is the LLM's arm of the trust rule; in the
     operator's slots the operator searches the whole space instead (as with ``use_llm=False``)."""
     llm_calls_per_batch = False  # its calls follow the adaptation schedule, not the batches
