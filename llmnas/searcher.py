@@ -39,7 +39,7 @@ from .proposals import (
 from .operator_view import OperatorView
 from .screening import SurrogateScreen
 from .space import Config, SearchSpace
-from .trust import LLM_SOURCES, STAND_INS, TRUSTED_BATCH_FACTOR, SourceTrust, Turn
+from .trust import LLM_SOURCES, MAX_CALLS_PER_PROPOSAL, STAND_INS, TRUSTED_BATCH_FACTOR, SourceTrust, Turn
 from .untried import find_untried, repeat_candidate
 
 if TYPE_CHECKING:
@@ -103,7 +103,8 @@ class Searcher:
         self._prefetch_thread: threading.Thread | None = None
         self.trust: SourceTrust | None = (
             SourceTrust(llm_sources=method.llm_arm_sources,
-                        trusted_batch_factor=TRUSTED_BATCH_FACTOR if method.llm_calls_per_batch else 1)
+                        trusted_batch_factor=TRUSTED_BATCH_FACTOR if method.llm_calls_per_batch else 1,
+                        max_calls_per_proposal=min(MAX_CALLS_PER_PROPOSAL, max_calls_per_proposal))
             if options.trust and self.use_llm and method.llm_arm_sources else None
         )
         self.operator_rng = np.random.default_rng(seed)
@@ -351,7 +352,9 @@ class Searcher:
             llm, own = self.trust.arms(history)
             turn = Turn(want, 0, llm, own, f"{self.method.name} makes this batch without the LLM")
         else:
-            turn = self.trust.allocate(history, seed=self.seed, n=want, knowledge=knowledge)
+            turn = self.trust.allocate(history, seed=self.seed, n=want, knowledge=knowledge,
+                                       calls=(self.stats["llm_calls"], self.proposals_made)
+                                       if self.method.llm_calls_per_batch else None)
         if turn.n > want and budget is not None:
             n = min(turn.n, max(want, budget - len(history) - waiting))
             turn = replace(turn, n=n, llm_slots=n)
@@ -378,6 +381,7 @@ class Searcher:
         if turn.calls_llm:
             calls = self.stats["llm_calls"]
             new = self.method.propose(ctx, turn.llm_slots)
+            self.trust.count_calls(self.stats["llm_calls"] - calls)
             if any(self.trust.arm_of(p.source) == "llm" for p in new):
                 self.trust.begin(ctx.knowledge)
             elif self.stats["llm_calls"] > calls:

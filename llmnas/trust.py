@@ -59,6 +59,11 @@ after its first batch and the operator's (on NAS-Bench-201, 5 top answers agains
 operator's), so this costs it nothing; an uninformed LLM, whose early luck used to buy it 36
 to 90 of 100 evaluations on some seeds, now costs about its first batch and a few probes.
 
+Calls are budgeted too: a batch whose calls would take the process's LLM calls past
+:data:`MAX_CALLS_PER_PROPOSAL` of its proposals is the operator's (:meth:`SourceTrust.allocate`
+with ``calls=``, expecting the most calls one batch has made), so after its first batch no LLM,
+whatever its quality, takes a method past a quarter call per proposal.
+
 Example:
     >>> from llmnas import History, Observation
     >>> history = History()
@@ -89,7 +94,7 @@ from .provenance import LLM_SOURCES, Source
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EMPTY_CALLS_KEY", "HOST_SOURCES", "LLM_SOURCES", "PROOF_Z", "QUANTILES", "STAND_INS", "STARTED_KEY", "TOP_FRACTION",
+__all__ = ["CALLS_BUDGET_FLOOR", "EMPTY_CALLS_KEY", "HOST_SOURCES", "LLM_SOURCES", "MAX_CALLS_PER_PROPOSAL", "PROOF_Z", "QUANTILES", "STAND_INS", "STARTED_KEY", "TOP_FRACTION",
            "TRUSTED_BATCH_FACTOR", "UNPROVEN_SLOTS", "Arm", "SourceTrust", "Turn"]
 
 QUANTILES = (0.25, 0.5, 0.75)
@@ -122,6 +127,24 @@ and one of the 6th to 8th). Measured with the fake LLMs of :mod:`llmnas.app.qual
 nine tables, four methods): an uninformed LLM was proven at some batch in 21 of 432 studies of
 SEKI, CoLLM-NAS and GPT-EA at 1.645 and in 6 at 2.0; an expert in all 432 at both, 408 of them
 at the first look (416 at 1.645)."""
+
+MAX_CALLS_PER_PROPOSAL = 0.25
+"""The most LLM calls per proposal the rule lets a method make whose calls come per batch
+(:meth:`SourceTrust.allocate` with ``calls=``): a batch that would take the process's calls
+past this share of its proposals is the operator's, whatever the draws said, unless the LLM has
+not been called yet (its first batch, as the papers begin). The draws keep calls well below it
+for an LLM that wins (a trusted LLM writes a batch three times larger per call) or loses (it is
+called less); an LLM about as good as the operator, which the draws call at most batches for
+one answer each, reached 0.26 to 0.30 calls per evaluation on some seeds with CoLLM-NAS (two
+calls a batch, the Navigator's and the Generator's). Counted per process, calls against the
+process's own proposals, so the study's share across workers is below it too, and against at
+least :data:`CALLS_BUDGET_FLOOR` proposals."""
+
+CALLS_BUDGET_FLOOR = 20
+"""The fewest proposals the calls budget counts: a study's first 20 proposals may take 5 calls,
+so the LLM's first batch (whose answers may need a re-ask: 2 or 3 calls) does not cost it the
+next batch that calls it (an expert was refused its second batch on some seeds and reached the
+top 0.1 % 5 evaluations later), while the budget still holds from 20 proposals on."""
 
 EMPTY_CALLS_KEY = TRUST_PREFIX + "empty_calls"
 """Knowledge entries ``trust/empty_calls/<k>``, one per LLM call that brought no usable answer,
@@ -219,6 +242,8 @@ class SourceTrust:
             :attr:`~llmnas.methods.base.Method.llm_arm_sources`).
         unproven_slots: the most slots of a batch the LLM gets until proven the better source
             (:data:`UNPROVEN_SLOTS`).
+        max_calls_per_proposal: the LLM's calls budget when :meth:`allocate` is told the
+            process's calls (:data:`MAX_CALLS_PER_PROPOSAL`).
 
     Example:
         >>> SourceTrust().allocate(History(), seed=0, n=5).reason
@@ -226,7 +251,8 @@ class SourceTrust:
     """
 
     def __init__(self, quantiles: Sequence[float] = QUANTILES, trusted_batch_factor: int = TRUSTED_BATCH_FACTOR,
-                 llm_sources: frozenset[str] = LLM_SOURCES, unproven_slots: int = UNPROVEN_SLOTS) -> None:
+                 llm_sources: frozenset[str] = LLM_SOURCES, unproven_slots: int = UNPROVEN_SLOTS,
+                 max_calls_per_proposal: float = MAX_CALLS_PER_PROPOSAL) -> None:
         cuts = tuple(quantiles) if isinstance(quantiles, (list, tuple)) else ()
         if not cuts or any(isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1 for q in cuts):
             raise ValueError(f"quantiles must be a non-empty list of fractions in (0, 1), got {quantiles!r}.")
@@ -235,8 +261,15 @@ class SourceTrust:
         self.quantiles = tuple(sorted(float(q) for q in cuts))
         if isinstance(unproven_slots, bool) or not isinstance(unproven_slots, int) or unproven_slots < 1:
             raise ValueError(f"unproven_slots must be an integer >= 1, got {unproven_slots!r}.")
+        if (isinstance(max_calls_per_proposal, bool) or not isinstance(max_calls_per_proposal, (int, float))
+                or not 0 < max_calls_per_proposal < math.inf):
+            raise ValueError(f"max_calls_per_proposal must be a finite number > 0, got {max_calls_per_proposal!r}.")
         self.trusted_batch_factor = int(trusted_batch_factor)
         self.unproven_slots = unproven_slots
+        self.max_calls_per_proposal = float(max_calls_per_proposal)
+        self.batch_calls = 1
+        """The most LLM calls one batch's LLM part made in this process (:meth:`count_calls`):
+        what the calls budget expects the next one to make."""
         self.llm_sources = frozenset(str(s) for s in llm_sources)
         self.empty_calls = 0
         """LLM calls whose batch brought no usable answer: each is a loss. This process's count,
@@ -279,11 +312,15 @@ class SourceTrust:
         return (Arm(wins["llm"], usable["llm"] - wins["llm"] + self.empty_calls),
                 Arm(wins["own"], usable["own"] - wins["own"]))
 
-    def allocate(self, history: History, *, seed: int | None, n: int, knowledge: KnowledgeStore | None = None) -> Turn:
+    def allocate(self, history: History, *, seed: int | None, n: int, knowledge: KnowledgeStore | None = None,
+                 calls: tuple[int, int] | None = None) -> Turn:
         """The turn of the next batch of ``n`` slots: the LLM's first batch (as the papers
         begin), the operator's first, then Thompson draws seeded by ``(seed, len(history))``.
         With the study's ``knowledge``, the empty calls and the LLM's start are the study's
-        (every worker's, before a restart too), not only this process's."""
+        (every worker's, before a restart too), not only this process's. With ``calls``, the
+        process's ``(LLM calls, proposals)`` so far, a turn that would take the calls past
+        :attr:`max_calls_per_proposal` of the proposals (at least :data:`CALLS_BUDGET_FLOOR`)
+        is the operator's."""
         if knowledge is not None:
             self.read(knowledge)
         llm, own = self.arms(history)
@@ -304,6 +341,10 @@ class SourceTrust:
                             "every slot to the LLM")
             else:
                 turn = Turn(n, slots, llm, own, "Thompson draws")
+        if turn.calls_llm and calls is not None and calls[0] > 0 and (
+                calls[0] + self.batch_calls
+                > self.max_calls_per_proposal * max(calls[1] + turn.n, CALLS_BUDGET_FLOOR) + 1e-9):
+            turn = Turn(n, 0, llm, own, f"the LLM's calls are at their budget ({self.max_calls_per_proposal:g} per proposal)")
         self.turns["llm" if turn.llm_slots == turn.n else "own" if turn.llm_slots == 0 else "shared"] += 1
         self.last = turn
         return turn
@@ -357,15 +398,23 @@ class SourceTrust:
             logger.warning("trust: cannot write to the study's record (%s: %s); the empty call counts in this "
                            "process only", type(exc).__name__, exc)
 
+    def count_calls(self, calls: int) -> None:
+        """A batch's LLM part made ``calls`` calls (the calls budget expects as many of the
+        next, :attr:`batch_calls`)."""
+        self.batch_calls = max(self.batch_calls, int(calls))
+
     def state_dict(self) -> dict[str, Any]:
         """What this process knows beyond the trials (their provenance is in the study): the
-        calls that brought nothing, whether the LLM has begun, and the batches given."""
-        return {"empty_calls": self.empty_calls, "started": self.started, "batches": dict(self.turns)}
+        calls that brought nothing, whether the LLM has begun, the batches given and the most
+        calls a batch made."""
+        return {"empty_calls": self.empty_calls, "started": self.started, "batches": dict(self.turns),
+                "batch_calls": self.batch_calls}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a :meth:`state_dict` (a restarted worker goes on where this one stopped)."""
         self.empty_calls = int(state.get("empty_calls", 0))
         self.started = bool(state.get("started", False))
+        self.batch_calls = max(1, int(state.get("batch_calls", 1)))
         self.turns.update({k: int(v) for k, v in dict(state.get("batches", {})).items() if k in self.turns})
 
     def arm_of(self, source: str) -> str | None:

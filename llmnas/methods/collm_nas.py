@@ -226,7 +226,13 @@ class CoLLMNAS(Method):
         return proposals
 
     def strategy(self, ctx: Context, upcoming: int) -> Mapping[str, Any]:
-        """The Navigator's strategy for the current round (asked once per round)."""
+        """The Navigator's strategy for the current round (asked once per round). In the trust
+        rule's operator slots (:attr:`Context.operator_turn`) the Navigator is not consulted and
+        nothing is written: the operator's proposals do not follow a strategy, and its view of the
+        study (fewer trials) would number the round wrongly and take the round from the LLM."""
+        if ctx.operator_turn:
+            entries = _entries(ctx)
+            return entries[-1][1]["strategy"] if entries else dict(DEFAULT_STRATEGY)
         r = self.round(ctx)
         entry = ctx.knowledge.get(f"{KEY}/{r}")
         if entry is None:

@@ -162,6 +162,23 @@ def test_workers_share_the_navigators_rounds(fake_openai):
     assert sorted(knowledge.items()) == [f"{KEY}/0", "trust/started"]  # the round, and the trust rule's record
 
 
+def test_the_trust_rules_operator_slots_leave_the_navigators_rounds_to_the_llm(fake_openai):
+    """Under the trust rule the operator's slots neither ask the Navigator nor write a round:
+    each round in the log is one the LLM's part of a batch asked the Navigator for (the
+    operator's view of the study, with fewer trials, numbered its rounds wrongly, and a round
+    it wrote first was no longer asked)."""
+    searcher = Searcher(CoLLMNAS(), llm=llm_for(fake_openai), seed=0)
+    history, knowledge = History(), InMemoryKnowledge()
+    while len(history) < 40:
+        [p] = searcher.next_proposals(SPACE, history, [], knowledge)
+        history.add(Observation(p.config, (score(p.config),), source=str(p.source)))
+    rounds = CoLLMNAS.navigator_log(knowledge)
+    navigator_calls = [purpose(r) for r in fake_openai.chat_requests].count("navigator")
+    assert searcher.trust.turns["shared"] + searcher.trust.turns["own"] >= 3  # batches with the operator's slots
+    assert {r["source"] for r in rounds} == {"llm"} and len(rounds) == navigator_calls >= 1
+    assert all(r["evaluated"] <= len(history) for r in rounds)
+
+
 def test_a_failing_navigator_keeps_the_last_strategy(two_servers):
     navigator, generator = two_servers
     navigator.script([Status(500)] * 50)

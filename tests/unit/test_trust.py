@@ -11,7 +11,7 @@ import pytest
 from llmnas import Categorical, History, InMemoryKnowledge, Observation, SearchSpace
 from llmnas.methods import SEKI
 from llmnas.searcher import Searcher
-from llmnas.trust import Arm, SourceTrust, Turn
+from llmnas.trust import CALLS_BUDGET_FLOOR, MAX_CALLS_PER_PROPOSAL, Arm, SourceTrust, Turn
 from tests.fake_openai import FakeOpenAIServer
 
 SPACE = SearchSpace([Categorical(f"op{i}", ["a", "b", "c", "d", "e"]) for i in range(4)])
@@ -153,6 +153,34 @@ def test_a_winning_llm_gets_whole_and_larger_batches() -> None:
     turns = [SourceTrust().allocate(history, seed=seed, n=5) for seed in range(400)]
     assert statistics.mean(t.llm_slots / t.n for t in turns) > 0.8
     assert sum(t.n == 15 and t.llm_slots == 15 for t in turns) > 200  # one call, three times the batch
+
+
+def test_the_llm_is_called_for_at_most_a_quarter_of_the_proposals() -> None:
+    """Whatever the draws say, a batch whose calls would take the process's LLM calls past
+    MAX_CALLS_PER_PROPOSAL of its proposals is the operator's (expecting as many calls as the
+    most one batch made), counting at least CALLS_BUDGET_FLOOR proposals; an LLM not called yet is
+    never refused its first batch."""
+    history = study("top")  # the draws give the LLM its batches
+    trust = SourceTrust()
+    assert MAX_CALLS_PER_PROPOSAL == 0.25 and CALLS_BUDGET_FLOOR == 20
+    free = [trust.allocate(history, seed=seed, n=5, calls=(0, 40)) for seed in range(50)]
+    assert all(t.calls_llm for t in free)  # no call yet: the budget does not bind
+    trust.count_calls(2)  # e.g. CoLLM-NAS's Navigator and Generator
+    within = [trust.allocate(history, seed=seed, n=5, calls=(9, 40)) for seed in range(50)]
+    assert all(t.calls_llm for t in within)  # 9 + 2 calls <= 0.25 x (40 + 5 or 15) proposals
+    larger = [trust.allocate(history, seed=seed, n=5, calls=(10, 40)) for seed in range(50)]
+    assert all(t.calls_llm == (t.n == 15) for t in larger)  # 10 + 2 > 0.25 x 45, <= 0.25 x 55
+    assert any(t.calls_llm for t in larger)
+    over = [trust.allocate(history, seed=seed, n=5, calls=(12, 40)) for seed in range(50)]
+    assert not any(t.calls_llm for t in over) and all(t.n == 5 for t in over)  # 12 + 2 > 0.25 x 55
+    assert "budget" in over[0].reason and trust.turns["own"] >= 50
+    early = [trust.allocate(history, seed=seed, n=5, calls=(3, 5)) for seed in range(50)]
+    assert all(t.calls_llm for t in early)  # 3 + 2 calls <= 0.25 x 20: the first 20 proposals may take 5
+    assert not any(t.calls_llm for t in [trust.allocate(history, seed=seed, n=5, calls=(4, 5)) for seed in range(50)])
+    assert [t.n for t in within] == [t.n for t in [SourceTrust().allocate(history, seed=s, n=5) for s in range(50)]]
+    assert SourceTrust().state_dict()["batch_calls"] == 1 and trust.state_dict()["batch_calls"] == 2
+    with pytest.raises(ValueError, match="max_calls_per_proposal"):
+        SourceTrust(max_calls_per_proposal=0)
 
 
 def test_the_decision_is_the_studys_not_the_processs() -> None:
