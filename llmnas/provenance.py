@@ -124,7 +124,7 @@ def provenance(source: str, reason: str = "") -> tuple[str, str]:
     (('llm', ''), ('operator:evolution', ''), ('fallback', 'LLM call failed'))
     """
     source = str(source)  # plain strings out, whatever came in
-    if source in ("llm", "llm-reask"):
+    if source in LLM_SOURCES:
         return source, ""
     if source == "fallback" and reason == SCREEN_REASON:
         return "screen", ""

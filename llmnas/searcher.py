@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -354,10 +353,8 @@ class Searcher:
         else:
             turn = self.trust.allocate(history, seed=self.seed, n=want, knowledge=knowledge,
                                        calls=(self.stats["llm_calls"], self.proposals_made)
-                                       if self.method.llm_calls_per_batch else None)
-        if turn.n > want and budget is not None:
-            n = min(turn.n, max(want, budget - len(history) - waiting))
-            turn = replace(turn, n=n, llm_slots=n)
+                                       if self.method.llm_calls_per_batch else None,
+                                       limit=None if budget is None else budget - len(history) - waiting)
         self.stats.add("trust_llm_slots", turn.llm_slots)
         self.stats.add("trust_operator_slots", turn.operator_slots)
         logger.info("%s: trust: %d slots to the LLM, %d to the operator (%s; reward sums: LLM %s, operator %s)",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from optuna.trial import TrialState as OptunaTrialState
 
 from llmnas.llm.protocol import llm_endpoint
-from llmnas.proposals import provenance
+from llmnas.proposals import LLM_SOURCES, provenance
 
 from ._knowledge import StudyKnowledge
 
@@ -78,7 +78,7 @@ class ReportingMixin:
             storage.set_trial_user_attr(trial._trial_id, SOURCE_ATTR, label)
             if why:
                 storage.set_trial_user_attr(trial._trial_id, REASON_ATTR, why)
-            if rationale and label in ("llm", "llm-reask", "screen") or rationale and label.startswith("operator:"):
+            if rationale and (label in LLM_SOURCES or label == "screen" or label.startswith("operator:")):
                 storage.set_trial_user_attr(trial._trial_id, RATIONALE_ATTR, rationale)
         except Exception:  # provenance is for people: never let it cost the trial
             logger.warning("Trial %d: could not record its source (%s)", trial.number, label, exc_info=True)

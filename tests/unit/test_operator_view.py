@@ -8,9 +8,8 @@ import pytest
 
 from llmnas import History, Observation
 from llmnas.operator_view import OperatorView
+from llmnas.trust import LLM_SOURCES as LLM
 from llmnas.trust import Arm, Turn
-
-LLM = frozenset({"llm", "llm-reask"})
 
 
 def _obs(x: int, value: float | None, source: str, state: str = "complete") -> Observation:

@@ -178,7 +178,14 @@ def test_the_llm_is_called_for_at_most_a_quarter_of_the_proposals() -> None:
     assert all(t.calls_llm for t in early)  # 3 + 2 calls <= 0.25 x 20: the first 20 proposals may take 5
     assert not any(t.calls_llm for t in [trust.allocate(history, seed=seed, n=5, calls=(4, 5)) for seed in range(50)])
     assert [t.n for t in within] == [t.n for t in [SourceTrust().allocate(history, seed=s, n=5) for s in range(50)]]
+    trimmed = [trust.allocate(history, seed=seed, n=5, calls=(10, 40), limit=5) for seed in range(50)]
+    assert not any(t.calls_llm for t in trimmed)  # the study's budget leaves 5: checked as 5, not 15
+    assert [t.n for t in [trust.allocate(history, seed=s, n=5, limit=8) for s in range(50)] if t.calls_llm] \
+        and all(t.n <= 8 for t in [trust.allocate(history, seed=s, n=5, limit=8) for s in range(50)])
     assert SourceTrust().state_dict()["batch_calls"] == 1 and trust.state_dict()["batch_calls"] == 2
+    restarted = SourceTrust()
+    restarted.load_state_dict(trust.state_dict())
+    assert restarted.batch_calls == 2
     with pytest.raises(ValueError, match="max_calls_per_proposal"):
         SourceTrust(max_calls_per_proposal=0)
 
