@@ -272,6 +272,8 @@ class SourceTrust:
         self.batch_calls = 1
         """The most LLM calls one batch's LLM part made in this process (:meth:`count_calls`):
         what the calls budget expects the next one to make."""
+        self.calls_refused = 0
+        """Batches the draws gave the LLM that the calls budget gave the operator instead."""
         self.llm_sources = frozenset(str(s) for s in llm_sources)
         self.empty_calls = 0
         """LLM calls whose batch brought no usable answer: each is a loss. This process's count,
@@ -350,6 +352,7 @@ class SourceTrust:
                 calls[0] + self.batch_calls
                 > self.max_calls_per_proposal * max(calls[1] + turn.n, CALLS_BUDGET_FLOOR) + 1e-9):
             turn = Turn(n, 0, llm, own, f"the LLM's calls are at their budget ({self.max_calls_per_proposal:g} per proposal)")
+            self.calls_refused += 1
         self.turns["llm" if turn.llm_slots == turn.n else "own" if turn.llm_slots == 0 else "shared"] += 1
         self.last = turn
         return turn
@@ -413,13 +416,14 @@ class SourceTrust:
         calls that brought nothing, whether the LLM has begun, the batches given and the most
         calls a batch made."""
         return {"empty_calls": self.empty_calls, "started": self.started, "batches": dict(self.turns),
-                "batch_calls": self.batch_calls}
+                "batch_calls": self.batch_calls, "calls_refused": self.calls_refused}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a :meth:`state_dict` (a restarted worker goes on where this one stopped)."""
         self.empty_calls = int(state.get("empty_calls", 0))
         self.started = bool(state.get("started", False))
         self.batch_calls = max(1, int(state.get("batch_calls", 1)))
+        self.calls_refused = int(state.get("calls_refused", 0))
         self.turns.update({k: int(v) for k, v in dict(state.get("batches", {})).items() if k in self.turns})
 
     def arm_of(self, source: str) -> str | None:
@@ -435,14 +439,17 @@ class SourceTrust:
         if turn is None:
             return "trust: no batch decided"
         llm, own = self.arms(history) if history is not None else (turn.llm, turn.own)
+        refused = f" ({self.calls_refused} of them by the calls budget)" if self.calls_refused else ""
         return (f"trust (reward: quantile in the study): LLM {llm}, operator {own}; batches: "
-                f"{self.turns['llm']} to the LLM, {self.turns['shared']} shared, {self.turns['own']} to the operator")
+                f"{self.turns['llm']} to the LLM, {self.turns['shared']} shared, {self.turns['own']} to the operator"
+                f"{refused}")
 
     def summary(self) -> dict[str, object]:
         """The rule's state for :meth:`Searcher.summary`."""
         turn = self.last
         return {
             "rule": "thompson", "quantiles": list(self.quantiles), "batches": dict(self.turns), "empty_calls": self.empty_calls,
+            "calls_budget": {"max_calls_per_proposal": self.max_calls_per_proposal, "refused": self.calls_refused},
             "sources": {label: dict(counts) for label, counts in self.sources.items()},
             **({"llm": {"wins": round(turn.llm.wins, 3), "losses": round(turn.llm.losses, 3)},
                 "operator": {"wins": round(turn.own.wins, 3), "losses": round(turn.own.losses, 3)},

@@ -174,6 +174,9 @@ def test_the_llm_is_called_for_at_most_a_quarter_of_the_proposals() -> None:
     over = [trust.allocate(history, seed=seed, n=5, calls=(12, 40)) for seed in range(50)]
     assert not any(t.calls_llm for t in over) and all(t.n == 5 for t in over)  # 12 + 2 > 0.25 x 55
     assert "budget" in over[0].reason and trust.turns["own"] >= 50
+    refused = trust.calls_refused  # counted, for the summary and its line
+    assert refused >= 50 and trust.summary()["calls_budget"] == {"max_calls_per_proposal": 0.25, "refused": refused}
+    assert f"({refused} of them by the calls budget)" in trust.describe()
     early = [trust.allocate(history, seed=seed, n=5, calls=(3, 5)) for seed in range(50)]
     assert all(t.calls_llm for t in early)  # 3 + 2 calls <= 0.25 x 20: the first 20 proposals may take 5
     assert not any(t.calls_llm for t in [trust.allocate(history, seed=seed, n=5, calls=(4, 5)) for seed in range(50)])
@@ -185,7 +188,7 @@ def test_the_llm_is_called_for_at_most_a_quarter_of_the_proposals() -> None:
     assert SourceTrust().state_dict()["batch_calls"] == 1 and trust.state_dict()["batch_calls"] == 2
     restarted = SourceTrust()
     restarted.load_state_dict(trust.state_dict())
-    assert restarted.batch_calls == 2
+    assert restarted.batch_calls == 2 and restarted.calls_refused == trust.calls_refused
     with pytest.raises(ValueError, match="max_calls_per_proposal"):
         SourceTrust(max_calls_per_proposal=0)
 
