@@ -120,7 +120,11 @@ class PipelineStats:
         "llm_items", "invalid", "duplicates", "accepted_llm", "accepted_reask",
         "fallback_proposals", "call_budget_skips", "batches", "screened_candidates", "screened_out",
         "screened_out_llm", "llm_timeouts", "timeout_skips", "trust_llm_slots", "trust_operator_slots",
+        "stand_in_proposals",
     )
+    """``fallback_proposals`` counts every proposal the method's operator made in place of the
+    LLM's, by reason (``fallback_reasons``); ``stand_in_proposals`` how many of them were
+    stand-ins in the LLM's slots under the trust rule (provenance ``stand-in``)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -288,6 +292,8 @@ class Context:
             elif proposal.source in (Source.FALLBACK, Source.STAND_IN):
                 reason = proposal.reason or "unknown"
                 fallbacks[reason] = fallbacks.get(reason, 0) + 1
+                if proposal.source == Source.STAND_IN:
+                    self.stats.add("stand_in_proposals")
         for reason, count in fallbacks.items():
             self.stats.add_fallback(reason, count)
         return len(accepted)

@@ -539,6 +539,7 @@ class Searcher:
             f"{s['method']} {host}; LLM {s['llm']}: {pipe['llm_calls']} calls ({pipe['llm_errors']} failed), "
             f"{tokens} tokens; proposals: {pipe['accepted_llm'] + pipe['accepted_reask']} from the LLM, "
             f"{pipe['fallback_proposals'] + host_fallbacks} from fallbacks"
+            + (f" ({pipe['stand_in_proposals']} stand-ins in the LLM's slots)" if pipe["stand_in_proposals"] else "")
             + (f" {pipe['fallback_reasons']}" if pipe["fallback_reasons"] and not host_fallbacks else "")
             + (f"; {self.trust.describe()}" if self.trust is not None and self.trust.last is not None else "")
             + (f"; {more}" if more else "")

@@ -72,7 +72,9 @@ def format_table(result: DemoResult, top: int = 10) -> str:
         f"({s.get('llm_calls_per_proposal', 0)} per architecture), tokens "
         f"{usage.get('prompt_tokens', 0)} in / {usage.get('completion_tokens', 0)} out; "
         f"from the LLM {pipeline.get('accepted_llm', 0) + pipeline.get('accepted_reask', 0)}, "
-        f"fallback {pipeline.get('fallback_proposals', 0)} {pipeline.get('fallback_reasons', {}) or ''}"
+        f"fallback {pipeline.get('fallback_proposals', 0)}"
+        + (f" ({pipeline['stand_in_proposals']} stand-ins in the LLM's slots)" if pipeline.get("stand_in_proposals") else "")
+        + f" {pipeline.get('fallback_reasons', {}) or ''}"
     )
     if result.optimum and ranked:
         best = ranked[0]

@@ -102,6 +102,8 @@ def test_invalid_and_duplicate_answers_are_reasked_once_then_filled_by_the_fallb
     assert len({SPACE.key(p.config) for p in proposals} | {SPACE.key(tried)}) == 5
     stats = searcher.summary()["pipeline"]
     assert stats["reasks"] == 1 and stats["duplicates"] == 2 and stats["invalid"] == 4
+    assert stats["stand_in_proposals"] == (4 if trust else 0) and stats["fallback_proposals"] == 4
+    assert ("4 stand-ins in the LLM's slots" in searcher.summary_line("test")) == trust
     assert stats["fallback_reasons"] == {"invalid or duplicate LLM proposals": 4}
     # The re-ask told the model what was wrong.
     reask = fake_openai.chat_requests[2].body["messages"][-1]["content"]
