@@ -338,7 +338,8 @@ class Searcher:
         """The trust rule's share of the next batch of ``want`` slots (``None`` when the rule is
         off, the LLM cannot be used, or the study has several objectives: the batch is the
         method's as in its paper). A larger batch for a trusted LLM stays within the budget.
-        The study's ``knowledge`` holds the rule's record beyond the trials (empty calls)."""
+        The study's ``knowledge`` holds the rule's record beyond the trials (empty calls, the
+        LLM's calls for the calls budget, counted against the study's trials)."""
         if self.trust is None or self._llm_unavailable or history.multi_objective:
             return None
         try:
@@ -352,7 +353,7 @@ class Searcher:
             turn = Turn(want, 0, llm, own, f"{self.method.name} makes this batch without the LLM")
         else:
             turn = self.trust.allocate(history, seed=self.seed, n=want, knowledge=knowledge,
-                                       calls=(self.stats["llm_calls"], self.proposals_made)
+                                       calls=(self.stats["llm_calls"], max(self.proposals_made, len(history) + waiting))
                                        if self.method.llm_calls_per_batch else None,
                                        limit=None if budget is None else budget - len(history) - waiting)
         self.stats.add("trust_llm_slots", turn.llm_slots)
@@ -378,7 +379,7 @@ class Searcher:
         if turn.calls_llm:
             calls = self.stats["llm_calls"]
             new = self.method.propose(ctx, turn.llm_slots)
-            self.trust.count_calls(self.stats["llm_calls"] - calls)
+            self.trust.count_calls(self.stats["llm_calls"] - calls, ctx.knowledge)
             if any(self.trust.arm_of(p.source) == "llm" for p in new):
                 self.trust.begin(ctx.knowledge)
             elif self.stats["llm_calls"] > calls:

@@ -59,11 +59,13 @@ after its first batch and the operator's (on NAS-Bench-201, 5 top answers agains
 operator's), so this costs it nothing; an uninformed LLM, whose early luck used to buy it 36
 to 90 of 100 evaluations on some seeds, now costs about its first batch and a few probes.
 
-Calls are budgeted too: a batch whose calls would take the process's LLM calls past
-:data:`MAX_CALLS_PER_PROPOSAL` of its proposals is the operator's (:meth:`SourceTrust.allocate`
+Calls are budgeted too: a batch whose calls would take the study's LLM calls past
+:data:`MAX_CALLS_PER_PROPOSAL` of its trials is the operator's (:meth:`SourceTrust.allocate`
 with ``calls=``, expecting the most calls one batch has made, and counting at least
-:data:`CALLS_BUDGET_FLOOR` proposals), so whatever its quality an LLM costs a method about a
-quarter call per proposal at most (measured: at most 0.24 over 1,296 runs of the fake LLMs).
+:data:`CALLS_BUDGET_FLOOR` trials), so whatever its quality an LLM costs a method about a
+quarter call per evaluation at most (measured: at most 0.24 over 1,296 runs of the fake LLMs).
+The study's calls are counted in its knowledge (:data:`CALLS_KEY`), so workers that share a
+study, and a restarted one, spend one budget.
 
 Example:
     >>> from llmnas import History, Observation
@@ -95,7 +97,7 @@ from .provenance import LLM_SOURCES, Source
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CALLS_BUDGET_FLOOR", "EMPTY_CALLS_KEY", "HOST_SOURCES", "LLM_SOURCES", "MAX_CALLS_PER_PROPOSAL", "PROOF_Z", "QUANTILES", "STAND_INS", "STARTED_KEY", "TOP_FRACTION",
+__all__ = ["CALLS_BUDGET_FLOOR", "CALLS_KEY", "EMPTY_CALLS_KEY", "HOST_SOURCES", "LLM_SOURCES", "MAX_CALLS_PER_PROPOSAL", "PROOF_Z", "QUANTILES", "STAND_INS", "STARTED_KEY", "TOP_FRACTION",
            "TRUSTED_BATCH_FACTOR", "UNPROVEN_SLOTS", "Arm", "SourceTrust", "Turn"]
 
 QUANTILES = (0.25, 0.5, 0.75)
@@ -130,20 +132,24 @@ SEKI, CoLLM-NAS and GPT-EA at 1.645 and in 6 at 2.0; an expert in all 432 at bot
 at the first look (416 at 1.645)."""
 
 MAX_CALLS_PER_PROPOSAL = 0.25
-"""The most LLM calls per proposal the rule lets a method make whose calls come per batch
-(:meth:`SourceTrust.allocate` with ``calls=``): a batch that would take the process's calls
-past this share of its proposals is the operator's, whatever the draws said, unless the LLM has
+"""The most LLM calls per evaluation the rule lets a method make whose calls come per batch
+(:meth:`SourceTrust.allocate` with ``calls=``): a batch that would take the study's calls
+past this share of its trials is the operator's, whatever the draws said, unless the LLM has
 not been called yet (its first batch, as the papers begin). The draws keep calls well below it
 for an LLM that wins (a trusted LLM writes a batch three times larger per call) or loses (it is
 called less); an LLM about as good as the operator, which the draws call at most batches for
 one answer each, reached 0.28 to 0.30 calls per evaluation on some seeds with CoLLM-NAS (two
 calls a batch, the Navigator's and the Generator's), and an expert whose pool was all tried
-0.26. Counted per process, calls against the process's own proposals (at least
-:data:`CALLS_BUDGET_FLOOR`), so workers that each make that many keep the study's share below
-it too; a batch that makes more calls than any before it may overshoot by its excess."""
+0.26. Counted for the study: its calls (:data:`CALLS_KEY`, every worker's) against its trials
+and the proposals waiting for one (at least :data:`CALLS_BUDGET_FLOOR`), so workers that share
+a study, and a restarted one, spend one budget (counted per process, four workers of one study
+each kept their own share and the study's reached 0.28: CoLLM-NAS with an expert). A batch's
+expected calls are counted for the study when it is decided, so workers deciding while it is
+made count them too. A batch that makes more calls than any before it may overshoot by its
+excess, and so may workers deciding at the same instant."""
 
 CALLS_BUDGET_FLOOR = 20
-"""The fewest proposals the calls budget counts: a process's first 20 proposals may take 5 calls,
+"""The fewest trials the calls budget counts: a study's first 20 trials may take 5 calls,
 so the LLM's first batch (whose answers may need a re-ask: 2 or 3 calls) does not cost it the
 next batch that calls it (an expert was refused its second batch on some seeds and reached the
 top 0.1 % 5 evaluations later), while the budget still holds from 20 proposals on."""
@@ -152,6 +158,11 @@ EMPTY_CALLS_KEY = TRUST_PREFIX + "empty_calls"
 """Knowledge entries ``trust/empty_calls/<k>``, one per LLM call that brought no usable answer,
 numbered 1, 2, …: the study's count is the largest ``k`` (shared by every worker of a shared
 knowledge store, e.g. an Optuna study's storage, and kept across restarts)."""
+
+CALLS_KEY = TRUST_PREFIX + "calls"
+"""Knowledge entries ``trust/calls/<k>``, ``k`` the study's LLM calls after a batch's LLM part
+(:meth:`SourceTrust.count_calls`): the calls budget's count, every worker's and kept across
+restarts (the largest ``k``)."""
 
 STARTED_KEY = TRUST_PREFIX + "started"
 """Knowledge entry written once the LLM's part of a batch has proposed (or failed): from then on
@@ -272,6 +283,14 @@ class SourceTrust:
         self.batch_calls = 1
         """The most LLM calls one batch's LLM part made in this process (:meth:`count_calls`):
         what the calls budget expects the next one to make."""
+        self.study_calls = 0
+        """The study's LLM calls as last counted (:data:`CALLS_KEY`: every worker's, with the
+        calls reserved for batches being made; raised to the store's when :meth:`allocate`
+        reads one)."""
+        self.own_calls = 0
+        """What this process added to :attr:`study_calls`: the calls reserved for its batches
+        when they were decided, and any excess counted when they were made."""
+        self._reserved = 0
         self.calls_refused = 0
         """Batches the draws gave the LLM that the calls budget gave the operator instead."""
         self.llm_sources = frozenset(str(s) for s in llm_sources)
@@ -320,11 +339,13 @@ class SourceTrust:
                  calls: tuple[int, int] | None = None, limit: int | None = None) -> Turn:
         """The turn of the next batch of ``n`` slots: the LLM's first batch (as the papers
         begin), the operator's first, then Thompson draws seeded by ``(seed, len(history))``.
-        With the study's ``knowledge``, the empty calls and the LLM's start are the study's
-        (every worker's, before a restart too), not only this process's. With ``calls``, the
-        process's ``(LLM calls, proposals)`` so far, a turn that would take the calls past
-        :attr:`max_calls_per_proposal` of the proposals (at least :data:`CALLS_BUDGET_FLOOR`)
-        is the operator's. ``limit`` caps a batch enlarged for a trusted LLM (what is left of the
+        With the study's ``knowledge``, the empty calls, the calls and the LLM's start are the
+        study's (every worker's, before a restart too), not only this process's. With ``calls``,
+        ``(this process's LLM calls, the study's trials and the proposals waiting for one)``, a
+        turn that would take the study's calls (this process's and the other workers' counted in
+        ``knowledge``, :data:`CALLS_KEY`) past :attr:`max_calls_per_proposal` of the trials (at
+        least :data:`CALLS_BUDGET_FLOOR`) is the operator's; a turn that calls the LLM reserves
+        its expected calls in the study's count at once. ``limit`` caps a batch enlarged for a trusted LLM (what is left of the
         study's budget; never below ``n``), before the calls are checked against it."""
         if knowledge is not None:
             self.read(knowledge)
@@ -348,11 +369,16 @@ class SourceTrust:
                 turn = Turn(larger, larger, llm, own, "every slot to the LLM")
             else:
                 turn = Turn(n, slots, llm, own, "Thompson draws")
-        if turn.calls_llm and calls is not None and calls[0] > 0 and (
-                calls[0] + self.batch_calls
+        # this process's calls and the other workers' (made, or reserved for their batches)
+        spent = 0 if calls is None else int(calls[0]) + max(0, self.study_calls - self.own_calls)
+        if turn.calls_llm and calls is not None and spent > 0 and (
+                spent + self.batch_calls
                 > self.max_calls_per_proposal * max(calls[1] + turn.n, CALLS_BUDGET_FLOOR) + 1e-9):
             turn = Turn(n, 0, llm, own, f"the LLM's calls are at their budget ({self.max_calls_per_proposal:g} per proposal)")
             self.calls_refused += 1
+        if turn.calls_llm and calls is not None:  # reserved now, so workers deciding meanwhile count them
+            self._reserved = self.batch_calls
+            self._add_calls(self.batch_calls, knowledge)
         self.turns["llm" if turn.llm_slots == turn.n else "own" if turn.llm_slots == 0 else "shared"] += 1
         self.last = turn
         return turn
@@ -362,12 +388,15 @@ class SourceTrust:
         A store that cannot be read leaves this process's record as it is (logged)."""
         try:
             latest = knowledge.latest(EMPTY_CALLS_KEY)
+            calls = knowledge.latest(CALLS_KEY)
             started = self.started or latest is not None or knowledge.get(STARTED_KEY) is not None
         except Exception as exc:  # the trial must not be lost to the store: decide from what this process knows
             logger.warning("trust: cannot read the study's record (%s: %s); using this process's", type(exc).__name__, exc)
             return
         if latest is not None and latest[0] > self.empty_calls:
             self.empty_calls = latest[0]
+        if calls is not None and calls[0] > self.study_calls:
+            self.study_calls = calls[0]
         self.started = started
 
     def begin(self, knowledge: KnowledgeStore | None = None) -> None:
@@ -391,32 +420,36 @@ class SourceTrust:
         self.begin(knowledge)
         calls = max(1, int(calls))
         self.empty_calls += calls
-        if knowledge is None:
-            return
-        try:
-            for _ in range(16):  # a race lost to another worker's call moves to the next number
-                latest = knowledge.latest(EMPTY_CALLS_KEY)
-                k = (latest[0] if latest is not None else 0) + calls
-                token = uuid.uuid4().hex
-                if knowledge.put(f"{EMPTY_CALLS_KEY}/{k}", token) == token:
-                    self.empty_calls = max(self.empty_calls, k)
-                    return
-            logger.warning("trust: 16 races lost writing an empty call; it counts in this process only")
-        except Exception as exc:  # the batch must not be lost to the store
-            logger.warning("trust: cannot write to the study's record (%s: %s); the empty call counts in this "
-                           "process only", type(exc).__name__, exc)
+        counted = _add_to_count(knowledge, EMPTY_CALLS_KEY, calls, "an empty call")
+        if counted is not None:
+            self.empty_calls = max(self.empty_calls, counted)
 
-    def count_calls(self, calls: int) -> None:
-        """A batch's LLM part made ``calls`` calls (the calls budget expects as many of the
-        next, :attr:`batch_calls`)."""
-        self.batch_calls = max(self.batch_calls, int(calls))
+    def count_calls(self, calls: int, knowledge: KnowledgeStore | None = None) -> None:
+        """A batch's LLM part made ``calls`` calls: the calls budget expects as many of the
+        next (:attr:`batch_calls`), and counts those beyond what :meth:`allocate` reserved for
+        the batch in the study's ``knowledge`` (:data:`CALLS_KEY`; a store that cannot be
+        written is logged, and they count in this process only)."""
+        calls = int(calls)
+        self.batch_calls = max(self.batch_calls, calls)
+        excess, self._reserved = calls - self._reserved, 0
+        if excess > 0:
+            self._add_calls(excess, knowledge)
+
+    def _add_calls(self, calls: int, knowledge: KnowledgeStore | None) -> None:
+        """Add this process's ``calls`` to the study's count (:data:`CALLS_KEY`)."""
+        self.own_calls += calls
+        self.study_calls += calls
+        counted = _add_to_count(knowledge, CALLS_KEY, calls, "the LLM's calls")
+        if counted is not None:
+            self.study_calls = max(self.study_calls, counted)
 
     def state_dict(self) -> dict[str, Any]:
         """What this process knows beyond the trials (their provenance is in the study): the
         calls that brought nothing, whether the LLM has begun, the batches given and the most
         calls a batch made."""
         return {"empty_calls": self.empty_calls, "started": self.started, "batches": dict(self.turns),
-                "batch_calls": self.batch_calls, "calls_refused": self.calls_refused}
+                "batch_calls": self.batch_calls, "calls_refused": self.calls_refused,
+                "study_calls": self.study_calls, "own_calls": self.own_calls}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a :meth:`state_dict` (a restarted worker goes on where this one stopped)."""
@@ -424,6 +457,8 @@ class SourceTrust:
         self.started = bool(state.get("started", False))
         self.batch_calls = max(1, int(state.get("batch_calls", 1)))
         self.calls_refused = int(state.get("calls_refused", 0))
+        self.study_calls = int(state.get("study_calls", 0))
+        self.own_calls = int(state.get("own_calls", 0))
         self.turns.update({k: int(v) for k, v in dict(state.get("batches", {})).items() if k in self.turns})
 
     def arm_of(self, source: str) -> str | None:
@@ -449,12 +484,36 @@ class SourceTrust:
         turn = self.last
         return {
             "rule": "thompson", "quantiles": list(self.quantiles), "batches": dict(self.turns), "empty_calls": self.empty_calls,
-            "calls_budget": {"max_calls_per_proposal": self.max_calls_per_proposal, "refused": self.calls_refused},
+            "calls_budget": {"max_calls_per_proposal": self.max_calls_per_proposal, "refused": self.calls_refused,
+                             "study_calls": self.study_calls},
             "sources": {label: dict(counts) for label, counts in self.sources.items()},
             **({"llm": {"wins": round(turn.llm.wins, 3), "losses": round(turn.llm.losses, 3)},
                 "operator": {"wins": round(turn.own.wins, 3), "losses": round(turn.own.losses, 3)},
                 "llm_mean": round(_mean(turn.llm), 3), "operator_mean": round(_mean(turn.own), 3)} if turn else {}),
         }
+
+
+def _add_to_count(knowledge: KnowledgeStore | None, prefix: str, amount: int, what: str) -> int | None:
+    """Add ``amount`` to the study's count kept as knowledge entries ``<prefix>/<k>`` (the count
+    is the largest ``k``; first writer wins, so a worker that loses a race for ``k`` counts
+    from the new latest). Returns the count with ``amount``, or ``None`` when there is no store
+    or it cannot be written (logged: the amount then counts in this process only). Stores
+    without compare-and-set (Optuna's) may let two batches written at the same instant overlap:
+    the study then counts less, never more."""
+    if knowledge is None:
+        return None
+    try:
+        for _ in range(16):  # a race lost to another worker moves to the next number
+            latest = knowledge.latest(prefix)
+            k = (latest[0] if latest is not None else 0) + amount
+            token = uuid.uuid4().hex
+            if knowledge.put(f"{prefix}/{k}", token) == token:
+                return k
+        logger.warning("trust: 16 races lost writing %s; it counts in this process only", what)
+    except Exception as exc:  # the batch must not be lost to the store
+        logger.warning("trust: cannot write to the study's record (%s: %s); %s counts in this process only",
+                       type(exc).__name__, exc, what)
+    return None
 
 
 def _mean(arm: Arm) -> float:

@@ -260,6 +260,37 @@ def test_an_llm_as_good_as_the_operator_stays_within_a_quarter_call_per_evaluati
         assert record["llm_calls"] >= 5, "the budget must not starve the LLM"
 
 
+def test_workers_and_restarts_of_one_study_spend_one_calls_budget(nb201):
+    """The calls budget is the study's (its calls in the study's knowledge, against its trials):
+    ten processes that each run 6 trials of one Optuna study in turn (restarts, or workers that
+    come and go) with an expert LLM. Counted per process, each got its LLM's first batch free and
+    its own quarter of at least 20 proposals: 17 and 18 calls for the 60 trials on these seeds."""
+    import optuna
+    import optuna_llm_samplers
+    from optuna_llm_samplers._space import to_distributions
+
+    from llmnas.app.hosts import _TableObjective
+    from llmnas.trust import CALLS_KEY
+    from optuna_llm_samplers._knowledge import StudyKnowledge
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for seed in (0, 1):
+        storage = optuna.storages.InMemoryStorage()
+        optuna.create_study(study_name="shared", storage=storage, direction="maximize")
+        calls = 0
+        for worker in range(10):
+            llm = QualityLLM(nb201, "expert")
+            llm.start_run(seed, f"worker {worker}")
+            sampler = optuna_llm_samplers.CoLLMNASSampler(
+                llm=llm, seed=seed, budget=60, search_space=to_distributions(nb201.space()), log_every=0)
+            study = optuna.load_study(study_name="shared", storage=storage, sampler=sampler)
+            study.optimize(_TableObjective(nb201), n_trials=6)
+            calls += sampler._searcher.stats["llm_calls"]
+        assert len(study.trials) == 60 and calls <= 0.25 * 60, (seed, calls)
+        assert calls >= 8, "the budget must not starve an expert"
+        assert StudyKnowledge.of(study).latest(CALLS_KEY)[0] >= calls  # the study's count (reservations included)
+
+
 def _sampled(bench: Any, method: str, seed: int, llm: QualityLLM | str | None,
              **options: Any) -> list[tuple[str, dict[str, Any]]]:
     """(source, params) of each trial of an Optuna study of ``method``'s sampler on ``bench``."""

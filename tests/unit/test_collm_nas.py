@@ -159,7 +159,9 @@ def test_workers_share_the_navigators_rounds(fake_openai):
     first.next_proposals(SPACE, history, [], knowledge, n=5)
     second.next_proposals(SPACE, history, [], knowledge, n=5)  # same round: reuses the strategy
     assert [purpose(r) for r in fake_openai.chat_requests].count("navigator") == 1
-    assert sorted(knowledge.items()) == [f"{KEY}/0", "trust/started"]  # the round, and the trust rule's record
+    # the round, and the trust rule's record: the study's LLM calls (1 reserved when the batch was
+    # decided, then the one beyond it: Navigator and Generator) and the LLM's start
+    assert sorted(knowledge.items()) == [f"{KEY}/0", "trust/calls/1", "trust/calls/2", "trust/started"]
 
 
 def test_the_trust_rules_operator_slots_leave_the_navigators_rounds_to_the_llm(fake_openai):

@@ -11,7 +11,7 @@ import pytest
 from llmnas import Categorical, History, InMemoryKnowledge, Observation, SearchSpace
 from llmnas.methods import SEKI
 from llmnas.searcher import Searcher
-from llmnas.trust import CALLS_BUDGET_FLOOR, MAX_CALLS_PER_PROPOSAL, Arm, SourceTrust, Turn
+from llmnas.trust import CALLS_BUDGET_FLOOR, CALLS_KEY, MAX_CALLS_PER_PROPOSAL, Arm, SourceTrust, Turn
 from tests.fake_openai import FakeOpenAIServer
 
 SPACE = SearchSpace([Categorical(f"op{i}", ["a", "b", "c", "d", "e"]) for i in range(4)])
@@ -175,7 +175,8 @@ def test_the_llm_is_called_for_at_most_a_quarter_of_the_proposals() -> None:
     assert not any(t.calls_llm for t in over) and all(t.n == 5 for t in over)  # 12 + 2 > 0.25 x 55
     assert "budget" in over[0].reason and trust.turns["own"] >= 50
     refused = trust.calls_refused  # counted, for the summary and its line
-    assert refused >= 50 and trust.summary()["calls_budget"] == {"max_calls_per_proposal": 0.25, "refused": refused}
+    assert refused >= 50 and trust.summary()["calls_budget"] == {"max_calls_per_proposal": 0.25, "refused": refused,
+                                                         "study_calls": trust.own_calls}
     assert f"({refused} of them by the calls budget)" in trust.describe()
     early = [trust.allocate(history, seed=seed, n=5, calls=(3, 5)) for seed in range(50)]
     assert all(t.calls_llm for t in early)  # 3 + 2 calls <= 0.25 x 20: the first 20 proposals may take 5
@@ -191,6 +192,42 @@ def test_the_llm_is_called_for_at_most_a_quarter_of_the_proposals() -> None:
     assert restarted.batch_calls == 2 and restarted.calls_refused == trust.calls_refused
     with pytest.raises(ValueError, match="max_calls_per_proposal"):
         SourceTrust(max_calls_per_proposal=0)
+
+
+def test_the_calls_budget_is_the_studys_every_workers_calls_against_its_trials() -> None:
+    """Workers of one study spend one calls budget: each batch's calls are counted in the
+    study's knowledge (CALLS_KEY), so a worker that has made no call itself, or one started
+    afresh on the study, is refused a batch that would take the study past a quarter call per
+    trial, and gets no free first batch once the study has called the LLM."""
+    history = study("top")  # 40 trials; the draws give the LLM its batches
+    knowledge = InMemoryKnowledge()
+    first = SourceTrust()
+    for calls in (3, 3, 3, 4):
+        first.count_calls(calls, knowledge)  # this worker made 13 calls: the study's count
+    assert knowledge.latest(CALLS_KEY)[0] == 13 and first.study_calls == 13 and first.batch_calls == 4
+    other = SourceTrust()  # another worker, or a restart: no call of its own
+    alone = [other.allocate(history, seed=s, n=5, calls=(0, 40)) for s in range(50)]
+    assert all(t.calls_llm for t in alone)  # without the study's record: a free first batch
+    shared = [SourceTrust().allocate(history, seed=s, n=5, knowledge=knowledge, calls=(0, 40)) for s in range(50)]
+    assert not any(t.calls_llm for t in shared)  # 13 + 1 > 0.25 x (40 + 15): not even a larger batch
+    assert all("budget" in t.reason for t in shared)
+    second = SourceTrust()
+    second.read(knowledge)
+    second.count_calls(3, knowledge)
+    assert knowledge.latest(CALLS_KEY)[0] == 16 and second.study_calls == 16
+    first.read(knowledge)
+    assert first.study_calls == 16 and first.summary()["calls_budget"]["study_calls"] == 16
+    first.count_calls(0, knowledge)  # a batch that made no call writes nothing
+    assert knowledge.latest(CALLS_KEY)[0] == 16
+    store, worker = InMemoryKnowledge(), SourceTrust()  # a batch's expected calls count when it is decided
+    worker.count_calls(2)  # its most calls in one batch so far (no store: this process's count only)
+    turn = worker.allocate(history, seed=0, n=5, knowledge=store, calls=(2, 40))
+    assert turn.calls_llm and store.latest(CALLS_KEY)[0] == 2  # reserved before the LLM is asked
+    worker.count_calls(3, store)  # it made one more than expected: the excess is counted
+    assert store.latest(CALLS_KEY)[0] == 3 and worker.own_calls == worker.study_calls == 5  # 2 + 2 + 1
+    restarted = SourceTrust()
+    restarted.load_state_dict(worker.state_dict())
+    assert (restarted.study_calls, restarted.own_calls) == (worker.study_calls, worker.own_calls)
 
 
 def test_the_decision_is_the_studys_not_the_processs() -> None:
