@@ -342,20 +342,10 @@ class Searcher:
         LLM's calls for the calls budget, counted against the study's trials)."""
         if self.trust is None or self._llm_unavailable or history.multi_objective:
             return None
-        try:
-            own_batch = self.method.operator_batch(history, knowledge)
-        except Exception:  # (e.g. a knowledge store that cannot be read): the trial must not be lost
-            logger.exception("%s: cannot tell whether the method makes this batch alone; the rule decides",
-                             self.method.name)
-            own_batch = False
-        if own_batch:  # (the LLM's turns wait, their count too)
-            llm, own = self.trust.arms(history)
-            turn = Turn(want, 0, llm, own, f"{self.method.name} makes this batch without the LLM")
-        else:
-            turn = self.trust.allocate(history, seed=self.seed, n=want, knowledge=knowledge,
-                                       calls=(self.stats["llm_calls"], max(self.proposals_made, len(history) + waiting))
-                                       if self.method.llm_calls_per_batch else None,
-                                       limit=None if budget is None else budget - len(history) - waiting)
+        turn = self.trust.allocate(history, seed=self.seed, n=want, knowledge=knowledge,
+                                   calls=(self.stats["llm_calls"], max(self.proposals_made, len(history) + waiting))
+                                   if self.method.llm_calls_per_batch else None,
+                                   limit=None if budget is None else budget - len(history) - waiting)
         self.stats.add("trust_llm_slots", turn.llm_slots)
         self.stats.add("trust_operator_slots", turn.operator_slots)
         logger.info("%s: trust: %d slots to the LLM, %d to the operator (%s; reward sums: LLM %s, operator %s)",
@@ -367,9 +357,7 @@ class Searcher:
         operator's whole batch (:attr:`Turn.operator_slots`; a batch all the LLM's that brought
         fewer is filled up) with the LLM off, from the operator's view of the study and its own
         random stream (:mod:`llmnas.operator_view`; the study's keys stay taken), so that the
-        operator makes the batches it makes with ``use_llm=False``. A batch the method makes
-        without the LLM whatever the turn (:meth:`Method.operator_batch`, e.g. LAPT's warm start)
-        is the operator's (:meth:`_turn`). An LLM part that brought no LLM answer (nonsense, a timeout) counts
+        operator makes the batches it makes with ``use_llm=False``. An LLM part that brought no LLM answer (nonsense, a timeout) counts
         against the LLM, a loss per call it made (:meth:`SourceTrust.count_empty_call`, in the study's knowledge);
         what the method made in the LLM's slots that is not the LLM's is a stand-in
         (:meth:`Context.accept`), which neither the rule nor the operator's view counts."""

@@ -301,7 +301,7 @@ class SourceTrust:
         self.started = False
         """Whether the LLM's part of a batch has made an LLM-arm proposal (or failed) in this
         process or, read from a knowledge store (:data:`STARTED_KEY`), in the study: until then
-        the LLM keeps the batches (LAPT's warm start asks it nothing)."""
+        the LLM keeps the batches."""
         self.turns = {"llm": 0, "own": 0, "shared": 0}
         """Batches given wholly to the LLM, wholly to the operator, and shared."""
         self.last: Turn | None = None

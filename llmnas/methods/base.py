@@ -11,7 +11,6 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from ..history import History
-from ..knowledge import KnowledgeStore
 from ..proposals import Context, Proposal
 from ..provenance import LLM_SOURCES
 from ..space import Config
@@ -47,12 +46,6 @@ class Method(ABC):
     def fallback(self, ctx: Context, n: int, taken: set) -> list[Config]:
         """The non-LLM operator: mutations of good configurations, else random ones."""
         return mutate_or_random(ctx.space, ctx.history, ctx.rng, n, taken)
-
-    def operator_batch(self, history: History, knowledge: KnowledgeStore | None) -> bool:
-        """Whether the method makes the next batch without the LLM whatever the trust rule
-        decides (e.g. LAPT's warm start): the searcher then makes it as the operator's, from
-        the operator's view and random stream."""
-        return False
 
     def problems(self, config: Config) -> list[str]:
         """The method's own legality rules (e.g. a resource limit), checked with the host's:

@@ -11,6 +11,7 @@ from ..history import History, Observation
 from ..proposals import Context
 from ..space import Categorical, Float, Integer, SearchSpace
 from .common import format_score, system_message, task_block
+from .tried import tried_block
 
 
 def restrictable(space: SearchSpace) -> list[Any]:
@@ -19,10 +20,11 @@ def restrictable(space: SearchSpace) -> list[Any]:
     return [d for d in space if isinstance(d, (Categorical, Integer, Float))]
 
 
-def principles_schema(space: SearchSpace, max_options: int) -> dict[str, Any]:
+def principles_schema(space: SearchSpace, max_options: int, architectures: int = 0) -> dict[str, Any]:
     """The JSON schema of a learning/adaptation answer: step-by-step reasoning, principles in
     words, and a whitelist with, per categorical dimension, 1..``max_options`` of its choices
-    and, per numeric dimension, a sub-range."""
+    and, per numeric dimension, a sub-range; with ``architectures``, that many architectures of
+    the space besides (the ones the LLM expects to score best under its principles)."""
     properties: dict[str, Any] = {}
     for dim in restrictable(space):
         if isinstance(dim, Categorical):
@@ -36,19 +38,17 @@ def principles_schema(space: SearchSpace, max_options: int) -> dict[str, Any]:
                 "type": "object", "properties": {"low": bound, "high": bound},
                 "required": ["low", "high"], "additionalProperties": False,
             }
-    return {
-        "type": "object",
-        "properties": {
-            "reasoning": {"type": "string", "maxLength": 800},
-            "principles": {"type": "string", "maxLength": 800},
-            "whitelist": {
-                "type": "object", "properties": properties,
-                "required": list(properties), "additionalProperties": False,
-            },
+    answer: dict[str, Any] = {
+        "reasoning": {"type": "string", "maxLength": 800},
+        "principles": {"type": "string", "maxLength": 800},
+        "whitelist": {
+            "type": "object", "properties": properties,
+            "required": list(properties), "additionalProperties": False,
         },
-        "required": ["reasoning", "principles", "whitelist"],
-        "additionalProperties": False,
     }
+    if architectures > 0:
+        answer["architectures"] = space.proposals_schema(architectures)["properties"]["architectures"]
+    return {"type": "object", "properties": answer, "required": list(answer), "additionalProperties": False}
 
 
 def _listing(space: SearchSpace, history: History, observations: Sequence[Observation]) -> str:
@@ -61,17 +61,21 @@ def format_whitelist(whitelist: Mapping[str, Any]) -> str:
     return "\n".join(f"- {name}: {json.dumps(value)}" for name, value in whitelist.items()) or "(none)"
 
 
-def _answer_format(max_options: int) -> str:
+def _answer_format(max_options: int, architectures: int = 0) -> str:
+    written = "" if architectures <= 0 else (
+        f' Under "architectures" write {architectures} architectures of this task made of whitelisted '
+        "values, the ones you expect to score best, none of those listed above (the search tries them first).")
     return (
-        'Answer as {"reasoning": "...", "principles": "...", "whitelist": {<dimension>: [<value>, ...], ...}}: '
+        'Answer as {"reasoning": "...", "principles": "...", "whitelist": {<dimension>: [<value>, ...], ...}'
+        + (', "architectures": [...]' if architectures > 0 else "") + "}: "
         f"for every one-of dimension list 1 to {max_options} of its values to keep; for a numeric "
         'dimension give {"low": ..., "high": ...}. Reason step by step in "reasoning" (at most 150 '
-        'words); write the principles in at most 120 words.'
+        'words); write the principles in at most 120 words.' + written
     )
 
 
 def learn_messages(ctx: Context, source: History, examples: Sequence[Observation], description: str,
-                   max_options: int) -> list[dict[str, str]]:
+                   max_options: int, architectures: int = 0) -> list[dict[str, str]]:
     """Stage A: read good architectures of a source task, write design principles and the
     per-dimension whitelist that makes the refined search space."""
     parts = [
@@ -82,13 +86,13 @@ def learn_messages(ctx: Context, source: History, examples: Sequence[Observation
         "principles that should carry over to the task above, and turn them into a whitelist: "
         f"for each dimension, the at most {max_options} values most likely to give good "
         "architectures. The search will then only try architectures made of whitelisted values.",
-        _answer_format(max_options),
+        _answer_format(max_options, architectures),
     ]
     return [system_message(), {"role": "user", "content": "\n\n".join(parts)}]
 
 
 def update_messages(ctx: Context, current: Mapping[str, Any], found: Sequence[Observation],
-                    max_options: int) -> list[dict[str, str]]:
+                    max_options: int, architectures: int = 0) -> list[dict[str, str]]:
     """Adaptation after an improvement: refine the current principles with the best found."""
     parts = [
         task_block(ctx),
@@ -98,13 +102,13 @@ def update_messages(ctx: Context, current: Mapping[str, Any], found: Sequence[Ob
         f"found on this task so far:\n{_listing(ctx.space, ctx.history, found)}",
         "Update the principles and the whitelist so they explain these results and point to "
         "even better architectures.",
-        _answer_format(max_options),
+        _answer_format(max_options, architectures),
     ]
     return [system_message(), {"role": "user", "content": "\n\n".join(parts)}]
 
 
 def explore_messages(ctx: Context, original: Mapping[str, Any], current: Mapping[str, Any],
-                     found: Sequence[Observation], max_options: int) -> list[dict[str, str]]:
+                     found: Sequence[Observation], max_options: int, architectures: int = 0) -> list[dict[str, str]]:
     """Adaptation when stuck: from the original principles, suggest other options."""
     parts = [
         task_block(ctx),
@@ -114,6 +118,20 @@ def explore_messages(ctx: Context, original: Mapping[str, Any], current: Mapping
         f"The best architectures found so far:\n{_listing(ctx.space, ctx.history, found)}",
         "Starting again from the original principles, suggest other options: a whitelist that "
         "tries values the search has not yet focused on, where the principles allow them.",
-        _answer_format(max_options),
+        _answer_format(max_options, architectures),
+    ]
+    return [system_message(), {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def warm_start_messages(ctx: Context, n: int) -> list[dict[str, str]]:
+    """The LLM's slots before principles exist (a warm start under the trust rule) [ours]:
+    ``n`` architectures of this task that the LLM expects to score best, from what it knows."""
+    parts = [
+        task_block(ctx),
+        tried_block(ctx),
+        "Design principles for this task will be learned from its first evaluations. Before "
+        f"that, propose {n} architectures you expect to score best on it, from what you know "
+        "about such tasks, each different from every architecture listed above and from each other. "
+        'Answer as {"architectures": [{<dimension>: <value>, ...}, ...]}.',
     ]
     return [system_message(), {"role": "user", "content": "\n\n".join(parts)}]

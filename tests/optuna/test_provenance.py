@@ -35,9 +35,11 @@ def test_every_trial_has_its_source_in_trials_dataframe(llm_env, sampler_class, 
     labels = frame["user_attrs_llmnas_source"].tolist()
     assert len(labels) == n and all(isinstance(x, str) and LABEL.match(x) for x in labels), labels
     assert labels[0] == "fixed"  # the enqueued trial
-    if sampler_class is LAPTSampler:  # the LLM writes principles; evolution searches inside them
+    if sampler_class is LAPTSampler and screen:  # the paper's loop: the LLM writes principles; evolution searches inside them
         assert any(t.user_attrs["llmnas_source"] == "operator:evolution" and t.user_attrs.get("llmnas_rationale")
                    for t in study.trials), labels
+    elif sampler_class is LAPTSampler:  # the trust rule's first batch: the LLM writes the warm start's architectures
+        assert "llm" in labels
     else:
         assert "llm" in labels or "llm-reask" in labels
     for trial in study.trials:

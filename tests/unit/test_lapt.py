@@ -303,3 +303,48 @@ def test_the_operators_slots_search_the_whole_space_without_asking_the_llm():
     assert len(proposals) == 5 and len({SPACE.key(p.config) for p in proposals}) == 5
     assert all(p.source == "fallback" and p.reason == OPERATOR_TURN_REASON for p in proposals)
     assert LAPT.principles(knowledge) is None  # nothing learned: the LLM was not the one asked
+
+
+def _schema(request) -> dict:
+    return request.body["response_format"]["json_schema"]["schema"]
+
+
+def test_under_the_trust_rule_the_llm_writes_architectures_with_its_principles(fake_openai):
+    """With the trust rule (the default) a learning call also asks for a batch of architectures
+    made of whitelisted values [ours]; the LLM's slots propose those first, as the LLM's
+    answers with the principles' words, and evolution inside the refined space fills the rest.
+    In the paper's loop (``trust=False``) the schema asks for principles only."""
+    written = [{name: "conv_3x3" if i == j else "conv_1x1" for j, name in enumerate(NAMES)} for i in range(5)]
+    fake_openai.script([Answer({"reasoning": "r", "principles": "WRITTEN: convolutions",
+                                "whitelist": two_each("conv_3x3", "conv_1x1"), "architectures": written})])
+    searcher = Searcher(LAPT(source=source_pairs()), llm=llm_for(fake_openai), seed=0)
+    history, knowledge = run(searcher, 5)  # the LLM's first batch
+    [request] = fake_openai.chat_requests
+    assert _schema(request)["properties"]["architectures"]["minItems"] == 5
+    assert "architectures" in json.dumps(request.body["messages"][-1]["content"])
+    assert len(knowledge.get("lapt/principles/0")["architectures"]) == 5
+    assert [o.config for o in history] == written and {o.metrics["source"] for o in history} == {"llm"}
+    assert all(p.rationale.startswith("WRITTEN") for p in searcher._buffer) or not searcher._buffer
+
+    fake_openai.reset()
+    paper = Searcher(LAPT(source=source_pairs()), llm=llm_for(fake_openai), seed=0, trust=False)
+    history, _ = run(paper, 5)
+    assert "architectures" not in _schema(fake_openai.chat_requests[0])["properties"]
+    assert {o.metrics["source"] for o in history} == {"evolution"}
+
+
+def test_under_the_trust_rule_the_warm_starts_llm_slots_are_the_llms_architectures(fake_openai):
+    """With no source, the warm start's first batch is the LLM's (the trust rule's first batch):
+    architectures it writes from what it knows of the task; the operator's batch that follows is
+    the warm start's search of the whole space, as with ``use_llm=False``."""
+    searcher = Searcher(LAPT(warmup=10), llm=llm_for(fake_openai), seed=0)
+    history, knowledge = run(searcher, 10)
+    sources = [o.metrics["source"] for o in history]
+    assert sources[:5] == ["llm"] * 5 and sources[5:] == ["fallback"] * 5, sources
+    assert purpose(fake_openai.chat_requests[0]) == "warm-start_architectures"
+    assert LAPT.principles(knowledge) is None  # principles come from the first 10 evaluations
+    assert_distinct_valid(history)
+
+
+def purpose(request) -> str:
+    return request.body["response_format"]["json_schema"]["name"]
