@@ -77,8 +77,7 @@ class SearchOptions:
     max_calls_per_proposal: float = 0.5
     """The LLM call budget: calls ≤ this × proposals (0.5: one call per two architectures).
     Under the trust rule (``trust=True``) the rule's own budget is the lower of this and
-    :data:`llmnas.trust.MAX_CALLS_PER_PROPOSAL` (0.25) for methods whose calls come per batch
-    (all but LAPT)."""
+    :data:`llmnas.trust.MAX_CALLS_PER_PROPOSAL` (0.25)."""
 
     temperature: float | None = None
     """The sampling temperature sent to the LLM, in [0, 2] (``None``: the backend's default)."""

@@ -343,8 +343,7 @@ class Searcher:
         if self.trust is None or self._llm_unavailable or history.multi_objective:
             return None
         turn = self.trust.allocate(history, seed=self.seed, n=want, knowledge=knowledge,
-                                   calls=(self.stats["llm_calls"], max(self.proposals_made, len(history) + waiting))
-                                   if self.method.llm_calls_per_batch else None,
+                                   calls=(self.stats["llm_calls"], max(self.proposals_made, len(history) + waiting)),
                                    limit=None if budget is None else budget - len(history) - waiting)
         self.stats.add("trust_llm_slots", turn.llm_slots)
         self.stats.add("trust_operator_slots", turn.operator_slots)

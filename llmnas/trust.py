@@ -132,8 +132,8 @@ SEKI, CoLLM-NAS and GPT-EA at 1.645 and in 6 at 2.0; an expert in all 432 at bot
 at the first look (416 at 1.645)."""
 
 MAX_CALLS_PER_PROPOSAL = 0.25
-"""The most LLM calls per evaluation the rule lets a method make whose calls come per batch
-(:meth:`SourceTrust.allocate` with ``calls=``): a batch that would take the study's calls
+"""The most LLM calls per evaluation the rule lets a method make (:meth:`SourceTrust.allocate`
+with ``calls=``): a batch that would take the study's calls
 past this share of its trials is the operator's, whatever the draws said, unless the LLM has
 not been called yet (its first batch, as the papers begin). The draws keep calls well below it
 for an LLM that wins (a trusted LLM writes a batch three times larger per call) or loses (it is
@@ -143,9 +143,10 @@ calls a batch, the Navigator's and the Generator's), and an expert whose pool wa
 0.26. Counted for the study: its calls (:data:`CALLS_KEY`, every worker's) against its trials
 and the proposals waiting for one (at least :data:`CALLS_BUDGET_FLOOR`), so workers that share
 a study, and a restarted one, spend one budget (counted per process, four workers of one study
-each kept their own share and the study's reached 0.28: CoLLM-NAS with an expert). A batch's
-expected calls are counted for the study when it is decided, so workers deciding while it is
-made count them too. A batch that makes more calls than any before it may overshoot by its
+each kept their own share and the study's reached 0.28: CoLLM-NAS with an expert; now at most
+0.25 over 20 runs). A batch's expected calls are counted for the study when it is decided, so
+workers deciding while it is made count them too, and what it did not use comes off the
+process's next reservations. A batch that makes more calls than any before it may overshoot by its
 excess, and so may workers deciding at the same instant."""
 
 CALLS_BUDGET_FLOOR = 20
@@ -291,6 +292,10 @@ class SourceTrust:
         """What this process added to :attr:`study_calls`: the calls reserved for its batches
         when they were decided, and any excess counted when they were made."""
         self._reserved = 0
+        self.reserved_unused = 0
+        """Calls this process reserved for batches that made fewer (a reservation cannot be
+        taken back from a first-writer-wins store): its next reservations are that much smaller,
+        so the study's count stays the calls made, give or take one batch per process."""
         self.calls_refused = 0
         """Batches the draws gave the LLM that the calls budget gave the operator instead."""
         self.llm_sources = frozenset(str(s) for s in llm_sources)
@@ -377,8 +382,12 @@ class SourceTrust:
             turn = Turn(n, 0, llm, own, f"the LLM's calls are at their budget ({self.max_calls_per_proposal:g} per proposal)")
             self.calls_refused += 1
         if turn.calls_llm and calls is not None:  # reserved now, so workers deciding meanwhile count them
+            self.reserved_unused += self._reserved  # a batch never counted (it raised) made none
             self._reserved = self.batch_calls
-            self._add_calls(self.batch_calls, knowledge)
+            unused = min(self.reserved_unused, self._reserved)
+            self.reserved_unused -= unused
+            if self._reserved > unused:
+                self._add_calls(self._reserved - unused, knowledge)
         self.turns["llm" if turn.llm_slots == turn.n else "own" if turn.llm_slots == 0 else "shared"] += 1
         self.last = turn
         return turn
@@ -434,6 +443,8 @@ class SourceTrust:
         excess, self._reserved = calls - self._reserved, 0
         if excess > 0:
             self._add_calls(excess, knowledge)
+        else:
+            self.reserved_unused -= excess
 
     def _add_calls(self, calls: int, knowledge: KnowledgeStore | None) -> None:
         """Add this process's ``calls`` to the study's count (:data:`CALLS_KEY`)."""
@@ -449,7 +460,7 @@ class SourceTrust:
         calls a batch made."""
         return {"empty_calls": self.empty_calls, "started": self.started, "batches": dict(self.turns),
                 "batch_calls": self.batch_calls, "calls_refused": self.calls_refused,
-                "study_calls": self.study_calls, "own_calls": self.own_calls}
+                "study_calls": self.study_calls, "own_calls": self.own_calls, "reserved_unused": self.reserved_unused}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a :meth:`state_dict` (a restarted worker goes on where this one stopped)."""
@@ -459,6 +470,7 @@ class SourceTrust:
         self.calls_refused = int(state.get("calls_refused", 0))
         self.study_calls = int(state.get("study_calls", 0))
         self.own_calls = int(state.get("own_calls", 0))
+        self.reserved_unused = int(state.get("reserved_unused", 0))
         self.turns.update({k: int(v) for k, v in dict(state.get("batches", {})).items() if k in self.turns})
 
     def arm_of(self, source: str) -> str | None:

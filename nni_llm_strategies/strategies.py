@@ -100,7 +100,9 @@ class LAPTStrategy(LLMStrategy):
 
     The LLM writes principles and a per-dimension whitelist from source architectures (checked
     against them: a whitelist that excludes what every top source architecture uses is
-    repaired, and the log says so); proposals come from REA inside the whitelist. Principles
+    repaired, and the log says so); proposals come from REA inside the whitelist (under the trust
+    rule, the default, the LLM's slots propose first the architectures it wrote with its
+    principles). Principles
     live in the strategy's knowledge (``state_dict``); :meth:`export_principles` writes them to
     a file that another study, NNI or Optuna, takes as ``source=``.
 

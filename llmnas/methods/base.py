@@ -37,7 +37,8 @@ class Method(ABC):
     llm_calls_per_batch: bool = True
     """Whether each batch the LLM proposes costs LLM calls (SEKI, CoLLM-NAS, GPT-EA): the trust
     rule then makes a trusted LLM's batches larger, fewer calls for as many architectures.
-    LAPT's calls follow its adaptation schedule instead, so its batches keep their size."""
+    LAPT's calls follow its adaptation schedule instead, so its batches keep their size (the
+    rule's calls budget holds for every method)."""
 
     @abstractmethod
     def propose(self, ctx: Context, n: int) -> list[Proposal]:

@@ -317,14 +317,24 @@ def test_under_the_trust_rule_the_llm_writes_architectures_with_its_principles(f
     written = [{name: "conv_3x3" if i == j else "conv_1x1" for j, name in enumerate(NAMES)} for i in range(5)]
     fake_openai.script([Answer({"reasoning": "r", "principles": "WRITTEN: convolutions",
                                 "whitelist": two_each("conv_3x3", "conv_1x1"), "architectures": written})])
-    searcher = Searcher(LAPT(source=source_pairs()), llm=llm_for(fake_openai), seed=0)
-    history, knowledge = run(searcher, 5)  # the LLM's first batch
+    searcher = Searcher(LAPT(source=source_pairs(), adapt_every=5), llm=llm_for(fake_openai), seed=0)
+    knowledge, history = InMemoryKnowledge(), History()
+    first = searcher.next_proposals(SPACE, history, [], knowledge, n=5)  # the LLM's first batch
     [request] = fake_openai.chat_requests
     assert _schema(request)["properties"]["architectures"]["minItems"] == 5
     assert "architectures" in json.dumps(request.body["messages"][-1]["content"])
     assert len(knowledge.get("lapt/principles/0")["architectures"]) == 5
-    assert [o.config for o in history] == written and {o.metrics["source"] for o in history} == {"llm"}
-    assert all(p.rationale.startswith("WRITTEN") for p in searcher._buffer) or not searcher._buffer
+    assert [p.config for p in first] == written and {p.source for p in first} == {"llm"}
+    assert all(p.rationale.startswith("WRITTEN") for p in first)  # the principles' words
+    fake_openai.script([Status(500)] * 100)  # the adaptations fail: the principles are kept
+    while len(history) < 40:  # (the trust rule reads each trial's source)
+        proposals = first or searcher.next_proposals(SPACE, history, [], knowledge)
+        first = []
+        for p in proposals:
+            history.add(Observation(p.config, (score(p.config),), source=str(p.source)))
+    kept = [v for k, v in knowledge.items().items() if k.startswith("lapt/principles/") and k != "lapt/principles/0"]
+    assert kept and all(v["provenance"]["kind"] == "kept" and "architectures" not in v for v in kept)
+    assert_distinct_valid(history)
 
     fake_openai.reset()
     paper = Searcher(LAPT(source=source_pairs()), llm=llm_for(fake_openai), seed=0, trust=False)

@@ -225,9 +225,33 @@ def test_the_calls_budget_is_the_studys_every_workers_calls_against_its_trials()
     assert turn.calls_llm and store.latest(CALLS_KEY)[0] == 2  # reserved before the LLM is asked
     worker.count_calls(3, store)  # it made one more than expected: the excess is counted
     assert store.latest(CALLS_KEY)[0] == 3 and worker.own_calls == worker.study_calls == 5  # 2 + 2 + 1
+    assert worker.allocate(history, seed=0, n=5, knowledge=store, calls=(5, 40)).calls_llm
+    assert store.latest(CALLS_KEY)[0] == 6  # 3 reserved (the most one batch made)
+    worker.count_calls(1, store)  # it made 1: the 2 reserved and unused come off its next reservations
+    assert store.latest(CALLS_KEY)[0] == 6 and worker.reserved_unused == 2
+    assert worker.allocate(history, seed=0, n=5, knowledge=store, calls=(6, 40)).calls_llm
+    assert store.latest(CALLS_KEY)[0] == 7 and worker.reserved_unused == 0  # 3 expected, 2 already counted
     restarted = SourceTrust()
     restarted.load_state_dict(worker.state_dict())
     assert (restarted.study_calls, restarted.own_calls) == (worker.study_calls, worker.own_calls)
+
+
+def test_a_single_process_decides_alike_with_and_without_the_studys_store() -> None:
+    """A process's own reservations never count against it: alone on a study, it decides with
+    the store (where its reservations and the calls beyond them go) as without one."""
+    history = study("top")
+    alone, shared, store = SourceTrust(), SourceTrust(), InMemoryKnowledge()
+    calls = 0
+    for seed, made in enumerate([2, 1, 3, 0, 2, 1, 1, 2, 3, 1] * 3):
+        a = alone.allocate(history, seed=seed, n=5, calls=(calls, 20 + 2 * seed))
+        b = shared.allocate(history, seed=seed, n=5, knowledge=store, calls=(calls, 20 + 2 * seed))
+        assert a == b, seed
+        if a.calls_llm:
+            alone.count_calls(made)
+            shared.count_calls(made, store)
+            calls += made
+    assert alone.calls_refused == shared.calls_refused > 0 and calls > 0
+    assert calls <= store.latest(CALLS_KEY)[0] <= calls + 3  # the calls made, and one unreconciled reservation at most
 
 
 def test_the_decision_is_the_studys_not_the_processs() -> None:

@@ -146,7 +146,7 @@ class LAPT(Method):
     llm_arm_sources = LLM_SOURCES | {"evolution", "operator:evolution"}
     """Its evolution inside the LLM's principles is the LLM's arm of the trust rule; in the
     operator's slots the operator searches the whole space instead (as with ``use_llm=False``)."""
-    llm_calls_per_batch = False  # its calls follow the adaptation schedule, not the batches
+    llm_calls_per_batch = False  # its calls follow the adaptation schedule (and the warm start's LLM slots)
 
     def __init__(
         self,
@@ -505,10 +505,11 @@ class LAPT(Method):
         return _emit(ctx, self.fallback(ctx, n, ctx.taken.copy()), Source.FALLBACK, reason)
 
     def _evolve(self, ctx: Context, n: int, principles: Mapping[str, Any]) -> list[Proposal]:
-        """The LLM's slots: the architectures its last learning or adaptation answer wrote that
-        the study has not taken yet (source ``llm``), then REA inside the refined space."""
+        """The LLM's slots: under the trust rule the architectures its last learning or
+        adaptation answer wrote that the study has not taken yet (source ``llm``), then REA
+        inside the refined space (REA alone in the paper's loop)."""
         written: list[Proposal] = []
-        for encoded in principles.get("architectures") or ():
+        for encoded in principles.get("architectures") or () if ctx.trust_turn else ():
             if len(written) >= n:
                 break
             config, errors = ctx.space.decode(encoded)
