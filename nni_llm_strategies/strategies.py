@@ -101,8 +101,8 @@ class LAPTStrategy(LLMStrategy):
     The LLM writes principles and a per-dimension whitelist from source architectures (checked
     against them: a whitelist that excludes what every top source architecture uses is
     repaired, and the log says so); proposals come from REA inside the whitelist (under the trust
-    rule, the default, the LLM's slots propose first the architectures it wrote with its
-    principles). Principles
+    rule, the default, the architectures the LLM wrote with its principles seed REA's
+    population). Principles
     live in the strategy's knowledge (``state_dict``); :meth:`export_principles` writes them to
     a file that another study, NNI or Optuna, takes as ``source=``.
 

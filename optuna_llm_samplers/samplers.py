@@ -93,8 +93,8 @@ class LAPTSampler(LLMSampler):
     The LLM writes principles and a per-dimension whitelist from source architectures
     (checked against them: a whitelist that excludes what every top source architecture uses
     is repaired, and the log says so); trials come from regularized evolution inside the
-    whitelist (under the trust rule, the default, the LLM's slots propose first the
-    architectures it wrote with its principles), and the principles are revised every ``adapt_every`` trials (improved: refine;
+    whitelist (under the trust rule, the default, the architectures the LLM wrote with its
+    principles seed the evolution's population), and the principles are revised every ``adapt_every`` trials (improved: refine;
     stuck: back to the original principles, other options). Principles are study system
     attributes, shared by every worker; :meth:`export_principles` writes them to a file that
     another study, Optuna or NNI, takes as ``source=``.

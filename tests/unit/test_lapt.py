@@ -311,8 +311,8 @@ def _schema(request) -> dict:
 
 def test_under_the_trust_rule_the_llm_writes_architectures_with_its_principles(fake_openai):
     """With the trust rule (the default) a learning call also asks for a batch of architectures
-    made of whitelisted values [ours]; the LLM's slots propose those first, as the LLM's
-    answers with the principles' words, and evolution inside the refined space fills the rest.
+    made of whitelisted values [ours]; they seed REA's population (the slots it would fill at
+    random while the population is short), as the LLM's answers with the principles' words.
     In the paper's loop (``trust=False``) the schema asks for principles only."""
     written = [{name: "conv_3x3" if i == j else "conv_1x1" for j, name in enumerate(NAMES)} for i in range(5)]
     fake_openai.script([Answer({"reasoning": "r", "principles": "WRITTEN: convolutions",
@@ -358,3 +358,32 @@ def test_under_the_trust_rule_the_warm_starts_llm_slots_are_the_llms_architectur
 
 def purpose(request) -> str:
     return request.body["response_format"]["json_schema"]["name"]
+
+
+def test_the_llms_architectures_seed_the_population_that_evolution_then_refines():
+    """Under the trust rule the LLM's written architectures take the slots REA would fill at
+    random while its population is short; once the population is full REA evolves it (the
+    paper's stage B), and the remaining written architectures wait. Outside its whitelist they
+    never join the population, so they keep those slots."""
+    from llmnas.proposals import Context
+
+    rng = np.random.default_rng(0)
+    inside = [dict(zip(NAMES, c)) for c in itertools.islice(itertools.product(["conv_3x3", "conv_1x1"], repeat=6), 12)]
+    principles = {"text": "convolutions", "whitelist": two_each("conv_3x3", "conv_1x1"),
+                  "architectures": [SPACE.encode(c) for c in inside[5:]]}
+
+    def batch(history: History, principles: dict = principles) -> list:
+        ctx = Context(space=SPACE, history=history, knowledge=InMemoryKnowledge(), llm=None, rng=rng, trust_turn=True,
+                      llm_arm_sources=LAPT.llm_arm_sources)
+        return LAPT(source=principles)._evolve(ctx, 5, principles)
+
+    seeded = batch(History())
+    assert [p.source for p in seeded] == ["llm"] * 5 and [p.config for p in seeded] == inside[5:10]
+    full = History([Observation(c, (float(i),), source="llm") for i, c in enumerate(inside[:5])])
+    evolved = batch(full)  # the population of 5 is full: REA's mutations, none of the waiting ones
+    assert len(evolved) == 5 and {p.source for p in evolved} == {"evolution"}
+    pools = [{name: op for name in NAMES} for op in ("avg_pool_3x3", "none", "skip_connect")]
+    elsewhere = History([Observation(c, (float(i),), source="llm") for i, c in enumerate(pools[:2])])
+    outside = {**principles, "architectures": [SPACE.encode(pools[2])]}  # outside its own whitelist
+    kept = batch(elsewhere, outside)  # the trials outside the whitelist leave the population empty
+    assert kept[0].source == "llm" and kept[0].config == pools[2] and {p.source for p in kept[1:]} == {"evolution"}

@@ -22,13 +22,16 @@ warm start, from the method's operator). **Under the trust rule** (the default) 
 writes architectures [ours], so an LLM that knows good architectures is judged on them and not
 only through the whitelist it writes: each learning or adaptation call asks for a batch of
 architectures made of whitelisted values besides the principles (no more calls; stored with
-the principles, so every worker proposes the same), the LLM's slots propose those the study has
-not taken first (source ``llm``, with the principles' words) and REA fills the rest; in a warm
-start the LLM's slots ask it for architectures of the task from what it knows (source ``llm``;
+the principles, so every worker proposes the same), and those the study has not taken seed
+REA's population: they take the slots REA would fill with random architectures of the refined
+space while its population is short (source ``llm``, with the principles' words), so REA then
+evolves the LLM's architectures where they lie inside the whitelist, and where they do not (or
+it refines nothing) they keep those slots; in a warm start the LLM's slots ask it for architectures of the task from what it knows (source ``llm``;
 the operator's slots are the warm start's search of the whole space). Measured with the fake
 LLMs of :mod:`llmnas.app.quality`: an expert at architectures whose whitelists are uninformed
 took LAPT to the top 0.1 % of NAS-Bench-201 in a median of 74 (CIFAR-10) and 54.5 (CIFAR-100)
-evaluations over 8 seeds, now 12 and 15.5. An LLM that fails or is over its call budget changes
+evaluations over 8 seeds, now 12 and 15.5; with the expert's whitelists too its evolution
+still refines around the best (what the expert adds at 100 evaluations is unchanged). An LLM that fails or is over its call budget changes
 nothing but the principles: the current ones are kept (logged).
 
 **The principles artifact** is JSON: ``{"format", "text", "whitelist", "max_options",
@@ -505,12 +508,14 @@ class LAPT(Method):
         return _emit(ctx, self.fallback(ctx, n, ctx.taken.copy()), Source.FALLBACK, reason)
 
     def _evolve(self, ctx: Context, n: int, principles: Mapping[str, Any]) -> list[Proposal]:
-        """The LLM's slots: under the trust rule the architectures its last learning or
-        adaptation answer wrote that the study has not taken yet (source ``llm``), then REA
-        inside the refined space (REA alone in the paper's loop)."""
+        """The LLM's slots: REA inside the refined space, whose random architectures (while
+        its population is short) are, under the trust rule, first those the LLM's last learning
+        or adaptation answer wrote that the study has not taken yet (source ``llm``): the LLM
+        seeds the population it then evolves (REA alone in the paper's loop)."""
         written: list[Proposal] = []
-        for encoded in principles.get("architectures") or () if ctx.trust_turn else ():
-            if len(written) >= n:
+        room = self._random_slots(ctx, n, principles) if ctx.trust_turn else 0
+        for encoded in principles.get("architectures") or ():
+            if len(written) >= room:
                 break
             config, errors = ctx.space.decode(encoded)
             if not errors and ctx.is_new(config) and not ctx.problems(config):
@@ -521,6 +526,18 @@ class LAPT(Method):
             if len(written) == n:
                 return written
         return written + self._rea(ctx, n - len(written), principles)
+
+    def _random_slots(self, ctx: Context, n: int, principles: Mapping[str, Any]) -> int:
+        """How many of ``n`` slots REA would fill with random architectures of the refined space
+        (its population is short): all of them where the principles refine nothing."""
+        whitelist = principles.get("whitelist") or {}
+        if not restricts(ctx.space, whitelist):
+            return n
+        check = Whitelist(ctx.space, whitelist)
+        pool = self._recent_inside(ctx.history, check)
+        if not pool:
+            return n
+        return min(n, max(0, self.population - len(pool) - sum(check.admits(c) for c in ctx.pending)))
 
     def _rea(self, ctx: Context, n: int, principles: Mapping[str, Any]) -> list[Proposal]:
         """Regularized evolution inside the principles' refined space (the paper's stage B)."""
