@@ -256,8 +256,8 @@ class SourceTrust:
             :attr:`~llmnas.methods.base.Method.llm_arm_sources`).
         unproven_slots: the most slots of a batch the LLM gets until proven the better source
             (:data:`UNPROVEN_SLOTS`).
-        max_calls_per_proposal: the LLM's calls budget when :meth:`allocate` is told the
-            process's calls (:data:`MAX_CALLS_PER_PROPOSAL`).
+        max_calls_per_proposal: the LLM's calls budget, calls per trial of the study, when
+            :meth:`allocate` is told the calls (:data:`MAX_CALLS_PER_PROPOSAL`).
 
     Example:
         >>> SourceTrust().allocate(History(), seed=0, n=5).reason
@@ -379,7 +379,7 @@ class SourceTrust:
         if turn.calls_llm and calls is not None and spent > 0 and (
                 spent + self.batch_calls
                 > self.max_calls_per_proposal * max(calls[1] + turn.n, CALLS_BUDGET_FLOOR) + 1e-9):
-            turn = Turn(n, 0, llm, own, f"the LLM's calls are at their budget ({self.max_calls_per_proposal:g} per proposal)")
+            turn = Turn(n, 0, llm, own, f"the LLM's calls are at their budget ({self.max_calls_per_proposal:g} per evaluation)")
             self.calls_refused += 1
         if turn.calls_llm and calls is not None:  # reserved now, so workers deciding meanwhile count them
             self.reserved_unused += self._reserved  # a batch never counted (it raised) made none

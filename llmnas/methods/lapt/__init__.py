@@ -533,11 +533,17 @@ class LAPT(Method):
         whitelist = principles.get("whitelist") or {}
         if not restricts(ctx.space, whitelist):
             return n
-        check = Whitelist(ctx.space, whitelist)
+        _, short = self._population(ctx, Whitelist(ctx.space, whitelist))
+        return n if short is None else min(n, short)
+
+    def _population(self, ctx: Context, check: Whitelist) -> tuple[list[Observation], int | None]:
+        """REA's population (:meth:`_recent_inside`) and how many random architectures of the
+        refined space it still wants, the proposals waiting inside it counted (``None``: every
+        slot, while it is empty)."""
         pool = self._recent_inside(ctx.history, check)
         if not pool:
-            return n
-        return min(n, max(0, self.population - len(pool) - sum(check.admits(c) for c in ctx.pending)))
+            return pool, None
+        return pool, max(0, self.population - len(pool) - sum(check.admits(c) for c in ctx.pending))
 
     def _rea(self, ctx: Context, n: int, principles: Mapping[str, Any]) -> list[Proposal]:
         """Regularized evolution inside the principles' refined space (the paper's stage B)."""
@@ -563,9 +569,8 @@ class LAPT(Method):
             return True
 
         check = Whitelist(ctx.space, whitelist)
-        pool = self._recent_inside(ctx.history, check)
-        pending_inside = sum(check.admits(c) for c in ctx.pending)
-        n_random = n if not pool else max(0, self.population - len(pool) - pending_inside)
+        pool, short = self._population(ctx, check)
+        n_random = n if short is None else short
         def futile(tries: int, limit: int) -> bool:
             """Whether a random loop's draws can only repeat from here on (the refined space is
             used up, checked once draws keep failing): then its remaining draws are made in one
