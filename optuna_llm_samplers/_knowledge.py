@@ -60,11 +60,14 @@ class StudyKnowledge(KnowledgeStore):
         return cls(study._storage, study._study_id)
 
     # -- the store -----------------------------------------------------------------------
-    def _winners(self) -> dict[str, tuple[str, Any]]:
+    def _winners(self, start: str = "") -> dict[str, tuple[str, Any]]:
+        """The winning ``(stamp, value)`` of each key that begins with ``start`` (only those
+        attributes are parsed: a read costs one pass over the names, not a parse of every entry)."""
         attrs = self._storage.get_study_system_attrs(self._study_id)
+        begin = KNOWLEDGE_PREFIX + start
         winners: dict[str, tuple[str, Any]] = {}
         for name, value in attrs.items():
-            if not name.startswith(KNOWLEDGE_PREFIX):
+            if not name.startswith(begin):
                 continue
             key, sep, stamp = name[len(KNOWLEDGE_PREFIX):].rpartition("@")
             if not sep or not key:
@@ -74,12 +77,21 @@ class StudyKnowledge(KnowledgeStore):
         return winners
 
     def _lookup(self, key: str) -> Any:
-        winner = self._winners().get(key)
+        winner = self._winners(key).get(key)
         return _MISSING if winner is None else winner[1]
 
     def get(self, key: str) -> Any | None:
         value = self._lookup(key)
         return None if value is _MISSING else value
+
+    def latest(self, prefix: str) -> tuple[int, Any] | None:
+        head = prefix.rstrip("/")
+        best: tuple[int, Any] | None = None
+        for key, (_, value) in self._winners(head + "/" if head else "").items():
+            parent, _, tail = key.rpartition("/")
+            if parent == head and tail.isdigit() and (best is None or int(tail) > best[0]):
+                best = (int(tail), value)
+        return best
 
     def put(self, key: str, value: Any) -> Any:
         if not isinstance(key, str) or not key or len(key) > _MAX_KEY_LENGTH:

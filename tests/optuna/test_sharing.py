@@ -74,6 +74,27 @@ def test_first_writer_wins_across_storage_handles(journal: Callable[[], JournalS
     assert winner in results
 
 
+
+def test_reads_of_some_keys_agree_with_the_whole_store() -> None:
+    """``get`` and ``latest`` parse only the attributes under their key or prefix; they must
+    answer what the whole store's winners say, whatever other keys share the prefix."""
+    from llmnas.knowledge import KnowledgeStore
+
+    study = optuna.create_study()
+    knowledge = StudyKnowledge.of(study)
+    for key, value in [("trust/calls/1", "a"), ("trust/calls/10", "b"), ("trust/calls/9", "c"),
+                       ("trust/calls/x", "d"), ("trust/calls/2/3", "e"), ("trust/callsx/50", "f"),
+                       ("trust/calls", "g"), ("a@b/4", "h"), ("a/4", "i"), ("7", "j"), ("seki/strategy/1", "k")]:
+        knowledge.put(key, value)
+    study._storage.set_study_system_attr(study._study_id, "llmnas:knowledge:trust/calls/10@" + "9" * 20, "late")
+    for prefix in ["trust/calls", "trust/calls/", "trust/callsx", "a@b", "a", "trust/calls/2", "seki/strategy", "", "none"]:
+        assert knowledge.latest(prefix) == KnowledgeStore.latest(knowledge, prefix), prefix
+    assert knowledge.latest("trust/calls") == (10, "b")  # the first write of key 10, not the later one
+    assert knowledge.latest("") == (7, "j")
+    everything = knowledge.items()
+    for key in [*everything, "trust/call", "trust/calls/1@", "a@"]:
+        assert knowledge.get(key) == everything.get(key), key
+
 def test_knowledge_exports_and_seeds_another_study(tmp_path: Path) -> None:
     source = optuna.create_study()
     StudyKnowledge.of(source).put("seki/strategy/3", "prefer 3x3 convolutions early")
