@@ -54,7 +54,7 @@ class KnowledgeStore(ABC):
         best: tuple[int, Any] | None = None
         for key, value in self.items().items():
             head, _, tail = key.rpartition("/")
-            if head == prefix.rstrip("/") and tail.isdigit():
+            if head == prefix.rstrip("/") and tail.isdecimal():  # (not "²": isdigit, but no int)
                 if best is None or int(tail) > best[0]:
                     best = (int(tail), value)
         return best

@@ -161,9 +161,10 @@ numbered 1, 2, …: the study's count is the largest ``k`` (shared by every work
 knowledge store, e.g. an Optuna study's storage, and kept across restarts)."""
 
 CALLS_KEY = TRUST_PREFIX + "calls"
-"""Knowledge entries ``trust/calls/<k>``, ``k`` the study's LLM calls after a batch's LLM part
-(:meth:`SourceTrust.count_calls`): the calls budget's count, every worker's and kept across
-restarts (the largest ``k``)."""
+"""Knowledge entries ``trust/calls/<k>``, ``k`` the study's LLM calls after each addition to it:
+a batch's expected calls when it is decided (:meth:`SourceTrust.allocate`), the calls beyond them
+once made (:meth:`SourceTrust.count_calls`). The calls budget's count, every worker's and kept
+across restarts (the largest ``k``)."""
 
 STARTED_KEY = TRUST_PREFIX + "started"
 """Knowledge entry written once the LLM's part of a batch has proposed (or failed): from then on
@@ -456,8 +457,9 @@ class SourceTrust:
 
     def state_dict(self) -> dict[str, Any]:
         """What this process knows beyond the trials (their provenance is in the study): the
-        calls that brought nothing, whether the LLM has begun, the batches given and the most
-        calls a batch made."""
+        calls that brought nothing, whether the LLM has begun, the batches given, the most
+        calls a batch made, and the calls budget's count (the study's calls as last read, this
+        process's share of them, its reserved calls left unused)."""
         return {"empty_calls": self.empty_calls, "started": self.started, "batches": dict(self.turns),
                 "batch_calls": self.batch_calls, "calls_refused": self.calls_refused,
                 "study_calls": self.study_calls, "own_calls": self.own_calls, "reserved_unused": self.reserved_unused}

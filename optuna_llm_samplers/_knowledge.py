@@ -89,7 +89,7 @@ class StudyKnowledge(KnowledgeStore):
         best: tuple[int, Any] | None = None
         for key, (_, value) in self._winners(head + "/" if head else "").items():
             parent, _, tail = key.rpartition("/")
-            if parent == head and tail.isdigit() and (best is None or int(tail) > best[0]):
+            if parent == head and tail.isdecimal() and (best is None or int(tail) > best[0]):
                 best = (int(tail), value)
         return best
 

@@ -84,7 +84,8 @@ def test_reads_of_some_keys_agree_with_the_whole_store() -> None:
     knowledge = StudyKnowledge.of(study)
     for key, value in [("trust/calls/1", "a"), ("trust/calls/10", "b"), ("trust/calls/9", "c"),
                        ("trust/calls/x", "d"), ("trust/calls/2/3", "e"), ("trust/callsx/50", "f"),
-                       ("trust/calls", "g"), ("a@b/4", "h"), ("a/4", "i"), ("7", "j"), ("seki/strategy/1", "k")]:
+                       ("trust/calls", "g"), ("a@b/4", "h"), ("a/4", "i"), ("7", "j"), ("seki/strategy/1", "k"),
+                       ("trust/calls/\u00b2", "l")]:  # a digit that is not a number: never the latest
         knowledge.put(key, value)
     study._storage.set_study_system_attr(study._study_id, "llmnas:knowledge:trust/calls/10@" + "9" * 20, "late")
     for prefix in ["trust/calls", "trust/calls/", "trust/callsx", "a@b", "a", "trust/calls/2", "seki/strategy", "", "none"]:
